@@ -1,0 +1,86 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { ConnectionError } from '../errors.js';
+
+/** Where and how to reach the master. */
+export interface TransportOptions {
+  host: string;
+  port: number;
+  /** Wrap the connection in TLS (`--use-tls`, `tls:` connection strings). */
+  tls?: { ca?: string | Buffer | Array<string | Buffer>; servername?: string; rejectUnauthorized?: boolean };
+  /** Reach the master through an HTTP CONNECT proxy. */
+  proxy?: { host: string; port: number; username?: string; password?: string };
+  /** Give up on a connect that takes longer (milliseconds). */
+  connectTimeoutMs?: number;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+
+/**
+ * Open a byte stream to the master: TCP, optionally through a proxy, optionally TLS.
+ * The sessions run their protocol over the returned stream and never import `net`.
+ */
+export async function connectStream(opts: TransportOptions, signal?: AbortSignal): Promise<Duplex> {
+  const timeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const socket = await tcpConnect(opts.proxy ?? opts, timeoutMs, signal);
+  if (opts.tls) return tlsWrap(socket, opts, timeoutMs);
+  return socket;
+}
+
+function tcpConnect(
+  target: { host: string; port: number },
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new ConnectionError('connect aborted', 'ERR_ABORTED'));
+    const socket = net.connect({ host: target.host, port: target.port });
+    const timer = setTimeout(() => fail(new ConnectionError(`connect to ${target.host}:${target.port} timed out`, 'ERR_CONNECT_TIMEOUT')), timeoutMs);
+    const onAbort = () => fail(new ConnectionError('connect aborted', 'ERR_ABORTED'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    function cleanup() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.off('error', fail);
+      socket.off('connect', ok);
+    }
+    function fail(err: Error) {
+      cleanup();
+      socket.destroy();
+      reject(err instanceof ConnectionError ? err : new ConnectionError(`cannot connect to ${target.host}:${target.port}: ${err.message}`, 'ERR_CONNECT', { cause: err }));
+    }
+    function ok() {
+      cleanup();
+      socket.setNoDelay(true);
+      resolve(socket);
+    }
+    socket.once('error', fail);
+    socket.once('connect', ok);
+  });
+}
+
+function tlsWrap(socket: Duplex, opts: TransportOptions, timeoutMs: number): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const t = opts.tls!;
+    const secure = tls.connect({
+      socket,
+      servername: t.servername ?? (net.isIP(opts.host) ? undefined : opts.host),
+      ca: t.ca,
+      rejectUnauthorized: t.rejectUnauthorized ?? true,
+    });
+    const timer = setTimeout(() => {
+      secure.destroy();
+      reject(new ConnectionError('TLS handshake timed out', 'ERR_TLS'));
+    }, timeoutMs);
+    secure.once('secureConnect', () => {
+      clearTimeout(timer);
+      resolve(secure);
+    });
+    secure.once('error', (err) => {
+      clearTimeout(timer);
+      secure.destroy();
+      reject(new ConnectionError(`TLS to ${opts.host}:${opts.port} failed: ${err.message}`, 'ERR_TLS', { cause: err }));
+    });
+  });
+}

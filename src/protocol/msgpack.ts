@@ -1,0 +1,45 @@
+import { Packr, Unpackr } from 'msgpackr';
+import { ProtocolError } from '../errors.js';
+
+/**
+ * msgpack payloads of `msgpack_experimental_v7` (`../shared/protocol/msgpack.md` §2).
+ * Pure and synchronous: one WebSocket binary message in, one value out.
+ */
+
+/** Largest WebSocket message we accept from the peer (the transport enforces it as `maxPayload`). */
+export const MAX_MSGPACK_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+// §2.2: Python's msgpack writes fixmap/map16 by size, str for text, bin for bytes.
+// `variableMapSize` makes msgpackr pick the smallest map form, like Python does.
+const packr = new Packr({ useRecords: false, variableMapSize: true, encodeUndefinedAsNil: true });
+// Maps decode to plain objects (keys must be str, §2.2); 64-bit ints as numbers (Python never sends ints beyond 2^53 on this wire).
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+
+/** A decoded message: a map with string keys. */
+export type MsgpackMessage = Record<string, unknown>;
+
+export function encodeMessage(message: MsgpackMessage): Buffer {
+  return packr.pack(message);
+}
+
+/**
+ * Decode one message. Anything but a single map (trailing bytes, other types, invalid
+ * UTF-8 in str) raises ProtocolError with code ERR_MSGPACK.
+ */
+export function decodeMessage(payload: Uint8Array): MsgpackMessage {
+  if (payload.length > MAX_MSGPACK_MESSAGE_BYTES) {
+    throw new ProtocolError(`msgpack message of ${payload.length} bytes exceeds ${MAX_MSGPACK_MESSAGE_BYTES}`, 'ERR_MSGPACK');
+  }
+  let values: unknown[];
+  try {
+    values = unpackr.unpackMultiple(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)) as unknown[];
+  } catch (err) {
+    throw new ProtocolError(`malformed msgpack message: ${(err as Error).message}`, 'ERR_MSGPACK', { cause: err });
+  }
+  if (values.length !== 1) throw new ProtocolError(`expected one msgpack value per message, got ${values.length}`, 'ERR_MSGPACK');
+  const value = values[0];
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array || value instanceof Map) {
+    throw new ProtocolError('msgpack message is not a map', 'ERR_MSGPACK');
+  }
+  return value as MsgpackMessage;
+}

@@ -1,0 +1,259 @@
+/**
+ * A real Buildbot master (Debian package `buildbot`, 3.7) for interop tests: created in a
+ * temporary directory from test/interop/master.cfg, reachable on loopback only, driven
+ * through its REST API (`/api/v2`) like a user's force button would.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, copyFileSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const SHARED = path.resolve(REPO_ROOT, '..', 'shared');
+const PYTHON = '/usr/bin/python3';
+const BUILDBOT = '/usr/bin/buildbot';
+
+/** Why the interop tests cannot run here, or undefined when they can. */
+export function realMasterUnavailable(): string | undefined {
+  if (!existsSync(BUILDBOT)) return 'Debian package buildbot is not installed (apt-get install -y buildbot)';
+  if (!existsSync(path.join(SHARED, 'protocol', 'tools', 'wwwstub'))) return `${SHARED}/protocol/tools/wwwstub not found`;
+  return undefined;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface StepResult {
+  name: string;
+  number: number;
+  results: number | null;
+  state_string: string;
+  /** Log slug → text (stdio logs have their 'o'/'e'/'h' channel prefixes removed). */
+  logs: Record<string, string>;
+  /** Log slug → per-channel text for stdio logs. */
+  channels: Record<string, { o: string; e: string; h: string }>;
+}
+
+export interface BuildResult {
+  buildid: number;
+  results: number;
+  state_string: string;
+  steps: StepResult[];
+}
+
+/** Buildbot result codes. */
+export const SUCCESS = 0, WARNINGS = 1, FAILURE = 2, SKIPPED = 3, EXCEPTION = 4, RETRY = 5, CANCELLED = 6;
+
+export class RealMaster {
+  readonly dir: string;
+  readonly dataDir: string;
+  pbPort = 0;
+  mpPort = 0;
+  wwwPort = 0;
+  readonly pbPassword = 'pb-interop-secret';
+  readonly mpPassword = 'mp-interop-secret';
+  private proc?: ChildProcess;
+  private output = '';
+
+  constructor() {
+    this.dir = mkdtempSync(path.join(os.tmpdir(), 'interop-master-'));
+    this.dataDir = path.join(this.dir, 'data');
+    mkdirSync(this.dataDir);
+  }
+
+  get api(): string {
+    return `http://127.0.0.1:${this.wwwPort}/api/v2`;
+  }
+
+  async start(): Promise<void> {
+    this.pbPort = await freePort();
+    this.mpPort = await freePort();
+    this.wwwPort = await freePort();
+    const env = this.env();
+    const mdir = path.join(this.dir, 'master');
+    const created = spawnSync(PYTHON, [BUILDBOT, 'create-master', '-q', mdir], { env, encoding: 'utf8' });
+    if (created.status !== 0) throw new Error(`buildbot create-master failed: ${created.stderr}${created.stdout}`);
+    copyFileSync(path.join(REPO_ROOT, 'test', 'interop', 'master.cfg'), path.join(mdir, 'master.cfg'));
+    this.proc = spawn(PYTHON, [BUILDBOT, 'start', '--nodaemon', mdir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (d: Buffer) => {
+      this.output = (this.output + d.toString()).slice(-20000);
+    };
+    this.proc.stdout!.on('data', keep);
+    this.proc.stderr!.on('data', keep);
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      try {
+        const r = await this.get('/builders');
+        if (Array.isArray(r.builders) && r.builders.length > 0) return;
+      } catch {
+        /* not up yet */
+      }
+      if (this.proc.exitCode !== null) throw new Error(`master exited: ${this.log()}`);
+      if (Date.now() > deadline) throw new Error(`master did not start: ${this.log()}`);
+      await delay(500);
+    }
+  }
+
+  /** The tail of the master's own log, for failure messages. */
+  log(): string {
+    const file = path.join(this.dir, 'master', 'twistd.log');
+    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    return (this.output + '\n' + text).slice(-8000);
+  }
+
+  private env(): NodeJS.ProcessEnv {
+    return {
+      PATH: '/usr/bin:/bin',
+      HOME: this.dir,
+      LANG: 'C.UTF-8',
+      PYTHONPATH: path.join(SHARED, 'protocol', 'tools', 'wwwstub'),
+      INTEROP_PB_PORT: String(this.pbPort),
+      INTEROP_MP_PORT: String(this.mpPort),
+      INTEROP_WWW_PORT: String(this.wwwPort),
+      INTEROP_DATA_DIR: this.dataDir,
+      INTEROP_PB_PASSWORD: this.pbPassword,
+      INTEROP_MP_PASSWORD: this.mpPassword,
+    };
+  }
+
+  writeData(name: string, data: Buffer | string): void {
+    writeFileSync(path.join(this.dataDir, name), data);
+  }
+
+  async get(p: string): Promise<any> {
+    const res = await fetch(this.api + p, { signal: AbortSignal.timeout(30_000) });
+    if (!res.ok) throw new Error(`GET ${p}: HTTP ${res.status}`);
+    return res.json();
+  }
+
+  async rpc(p: string, method: string, params: Record<string, unknown>): Promise<any> {
+    const res = await fetch(this.api + p, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const body: any = await res.json();
+    if (body.error) throw new Error(`rpc ${method} ${p}: ${JSON.stringify(body.error)}`);
+    return body.result;
+  }
+
+  async workerConnected(name: string): Promise<boolean> {
+    const r = await this.get(`/workers/${name}`);
+    return (r.workers?.[0]?.connected_to?.length ?? 0) > 0;
+  }
+
+  async waitWorker(name: string, timeoutMs = 60_000): Promise<void> {
+    await waitFor(() => this.workerConnected(name), `worker ${name} to connect`, timeoutMs, () => this.log());
+  }
+
+  /** Force a build; resolves to its build request id. */
+  async force(builder: string): Promise<number> {
+    const b = await this.get(`/builders?name=${encodeURIComponent(builder)}`);
+    const builderid = b.builders[0].builderid;
+    const res = await this.rpc('/forceschedulers/force', 'force', { builderid: String(builderid), reason: 'interop', username: '' });
+    return Number(Object.values(res[1])[0]);
+  }
+
+  async buildOf(brid: number): Promise<number | undefined> {
+    const r = await this.get(`/buildrequests/${brid}/builds`);
+    return r.builds?.[0]?.buildid;
+  }
+
+  /** Wait until step `stepName` of the build of `brid` has started; resolves to the build id. */
+  async waitStepStarted(brid: number, stepName: string, timeoutMs = 60_000): Promise<number> {
+    let buildid: number | undefined;
+    await waitFor(async () => {
+      buildid = await this.buildOf(brid);
+      if (buildid === undefined) return false;
+      const s = await this.get(`/builds/${buildid}/steps`);
+      return s.steps.some((st: any) => st.name === stepName && st.started_at);
+    }, `step ${stepName} to start`, timeoutMs, () => this.log());
+    return buildid!;
+  }
+
+  async stopBuild(buildid: number, reason = 'interop: interrupt test'): Promise<void> {
+    await this.rpc(`/builds/${buildid}`, 'stop', { reason });
+  }
+
+  async waitBuild(brid: number, timeoutMs = 180_000): Promise<BuildResult> {
+    await waitFor(async () => {
+      const r = await this.get(`/buildrequests/${brid}`);
+      return Boolean(r.buildrequests?.[0]?.complete);
+    }, `build request ${brid}`, timeoutMs, () => this.log());
+    const build = (await this.get(`/buildrequests/${brid}/builds`)).builds[0];
+    const steps: StepResult[] = [];
+    for (const st of (await this.get(`/builds/${build.buildid}/steps`)).steps) {
+      const logs: Record<string, string> = {};
+      const channels: Record<string, { o: string; e: string; h: string }> = {};
+      for (const lg of (await this.get(`/builds/${build.buildid}/steps/${st.number}/logs`)).logs) {
+        const contents = await this.get(`/logs/${lg.logid}/contents`);
+        const text = contents.logchunks.map((c: any) => c.content).join('');
+        if (lg.type === 's') {
+          const ch = { o: '', e: '', h: '' };
+          let plain = '';
+          for (const line of text.split('\n')) {
+            if (line === '') continue;
+            const kind = line[0] as 'o' | 'e' | 'h';
+            const body = line.slice(1) + '\n';
+            if (kind in ch) ch[kind] += body;
+            plain += body;
+          }
+          channels[lg.slug] = ch;
+          logs[lg.slug] = plain;
+        } else {
+          logs[lg.slug] = text;
+        }
+      }
+      steps.push({ name: st.name, number: st.number, results: st.results, state_string: st.state_string, logs, channels });
+    }
+    return { buildid: build.buildid, results: build.results, state_string: build.state_string, steps };
+  }
+
+  async runBuild(builder: string, timeoutMs = 180_000): Promise<BuildResult> {
+    return this.waitBuild(await this.force(builder), timeoutMs);
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    p.kill('SIGTERM');
+    await Promise.race([new Promise((r) => p.once('exit', r)), delay(20_000)]);
+    if (p.exitCode === null) p.kill('SIGKILL');
+  }
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function waitFor(
+  pred: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs: number,
+  context?: () => string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await pred()) return;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}${context ? `\n${context()}` : ''}`);
+    }
+    await delay(250);
+  }
+}

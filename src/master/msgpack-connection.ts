@@ -1,0 +1,466 @@
+import type { WebSocket, RawData } from 'ws';
+import { ConnectionError, type ProtocolError } from '../errors.js';
+import { decodeMessage, encodeMessage, type MsgpackMessage } from '../protocol/msgpack.js';
+import { PyFloat, PyTuple } from '../values.js';
+import { CommandRun } from './command-run.js';
+import { toMsgpackCommand } from './msgpack-args.js';
+import { pathRulesFor } from './python-path.js';
+import { RemoteCallError } from './remote-call-error.js';
+import { WorkerConnection, type MasterContext } from './worker-connection.js';
+
+/**
+ * The master side of one `msgpack_experimental_v7` WebSocket connection, behaving like
+ * the 3.7 master (`../shared/protocol/msgpack.md`): per-direction sequence numbers from 0
+ * and responses (§2.1), the connection setup sequence (§4), argument rewriting (§5), the
+ * worker → master ops with their required-key checks and error texts (§6), output
+ * updates (§7), transfers (§8) including the master's bugs (§9), keepalive and
+ * shutdown (§11).
+ */
+
+/** `set_worker_settings` exactly as the 3.7 master sends it (§4, capture #8). */
+export const MASTER_WORKER_SETTINGS = {
+  newline_re: '(\\r\\n|\\r(?=.)|\\033\\[u|\\033\\[[0-9]+;[0-9]+[Hf]|\\033\\[2J|\\x08+)',
+  max_line_length: 4096,
+  buffer_timeout: 5,
+  buffer_size: 64 * 1024,
+} as const;
+
+/** The 3.7 master's answer to `update_upload_file_utime` (§9.2, capture #87). */
+export const UTIME_BUG_TEXT = 'FileWriter.remote_utime() takes 2 positional arguments but 3 were given';
+
+/** Python's `str(KeyError(text))`: the text in single quotes. */
+const keyErrorText = (text: string): string => `'${text}'`;
+const UNKNOWN_COMMAND_ID = keyErrorText('unknown "command_id"');
+
+/** `stat.S_ISDIR` on the mode of a `stat` update. */
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+
+interface Pending {
+  op: string;
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+}
+
+/** A failure of the worker's side of the attach sequence (the master closes the connection). */
+class AttachError extends Error {}
+
+type OpHandler = (msg: MsgpackMessage) => unknown;
+
+export class MsgpackWorkerConnection extends WorkerConnection {
+  readonly protocol = 'msgpack' as const;
+  private seq = 0;
+  private readonly pending = new Map<number, Pending>();
+  /** command_id → command, writer and reader maps of the master's protocol object. */
+  private readonly commandMap = new Map<string, CommandRun>();
+  private readonly writerMap = new Map<string, CommandRun>();
+  private readonly readerMap = new Map<string, CommandRun>();
+  private readonly builderDirs = new Map<string, string>();
+  private readonly handlers: Record<string, OpHandler>;
+
+  constructor(
+    private readonly ws: WebSocket,
+    name: string,
+    ctx: MasterContext,
+  ) {
+    super(name, ctx, ctx.builders);
+    this.handlers = {
+      update: (m) => this.onUpdate(m),
+      complete: (m) => this.onComplete(m),
+      update_upload_file_write: (m) => this.onWrite(m),
+      update_upload_file_close: (m) => this.withWriter(m, ['command_id'], (run) => run.uploadClose()),
+      update_upload_file_utime: (m) => this.onUtime(m),
+      update_upload_directory_write: (m) => this.onWrite(m),
+      update_upload_directory_unpack: (m) => this.withWriter(m, ['command_id'], (run) => run.uploadUnpack()),
+      update_read_file: (m) => this.onRead(m),
+      update_read_file_close: (m) => this.withReader(m, ['command_id'], (run) => run.downloadClose()),
+    };
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on('close', () => this.onClosed());
+    ws.on('error', (err) => {
+      this.violation(`WebSocket error: ${err.message}`);
+      this.abort();
+    });
+  }
+
+  /**
+   * Start the connection setup (§4). The first `print` is sent synchronously so that it
+   * leaves in the same TCP write as the `101` when the caller corks the socket.
+   */
+  begin(): void {
+    const attached = this.request({ op: 'print', message: 'attached' });
+    this.setup(attached).catch((err: unknown) => {
+      if (this.isGone) return;
+      const text = err instanceof Error ? err.message : String(err);
+      this.violation(`attach failed: ${text}`);
+      // The real master's initialize() logs "Connection opening failed" and sends a Close frame.
+      this.ws.close();
+    });
+  }
+
+  liveReferences(): number {
+    return 0;
+  }
+
+  // ---- master → worker -------------------------------------------------------------
+
+  protected sendPrint(message: string): Promise<void> {
+    return this.request({ op: 'print', message }).then(() => undefined);
+  }
+
+  protected sendKeepalive(): Promise<void> {
+    return this.request({ op: 'keepalive' }).then(() => undefined);
+  }
+
+  protected sendStartBuild(): Promise<void> {
+    // The 3.7 master's remoteStartBuild sends nothing over msgpack.
+    return Promise.resolve();
+  }
+
+  protected async sendStartCommand(run: CommandRun, args: Record<string, unknown>): Promise<void> {
+    const builderDir = this.builderDirs.get(run.builderName);
+    if (builderDir === undefined) throw new Error(`no builder directory for ${run.builderName}`);
+    const env = this.info.environ;
+    const cmd = toMsgpackCommand(run.commandName, args, {
+      system: this.info.system,
+      environ: env !== null && typeof env === 'object' ? (env as Record<string, unknown>) : {},
+      builderDir,
+    });
+    run.wireName = cmd.commandName;
+    run.wireArgs = cmd.args;
+    this.registerCommand(run);
+    try {
+      await this.request({
+        op: 'start_command',
+        builder_name: run.builderName,
+        command_id: run.commandId,
+        command_name: cmd.commandName,
+        args: cmd.args,
+      });
+    } catch (err) {
+      this.forgetCommand(run.commandId);
+      throw err;
+    }
+  }
+
+  protected async sendInterrupt(run: CommandRun, why: string): Promise<void> {
+    await this.request({ op: 'interrupt_command', builder_name: run.builderName, command_id: run.commandId, why });
+  }
+
+  protected async sendShutdown(): Promise<void> {
+    await this.request({ op: 'shutdown' });
+  }
+
+  protected abort(): void {
+    this.ws.terminate();
+  }
+
+  /** Send a request with the next sequence number; resolves with `result`, rejects on `is_exception`. */
+  private request(msg: MsgpackMessage): Promise<unknown> {
+    if (this.isGone) return Promise.reject(new ConnectionError('Connection lost'));
+    const seq = this.seq++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(seq, { op: String(msg.op), resolve, reject });
+      this.send({ ...msg, seq_number: seq });
+    });
+  }
+
+  private send(msg: MsgpackMessage): void {
+    if (this.isGone) return;
+    this.ws.send(encodeMessage(toWire(msg) as MsgpackMessage), { binary: true });
+  }
+
+  // ---- connection setup (§4) -----------------------------------------------------------
+
+  private async setup(firstPrint: Promise<unknown>): Promise<void> {
+    await firstPrint;
+    const info = await this.request({ op: 'get_worker_info' });
+    if (info === null || typeof info !== 'object' || Array.isArray(info) || info instanceof Uint8Array) {
+      throw new AttachError('get_worker_info did not answer a map');
+    }
+    this.info = info as Record<string, unknown>;
+    await this.request({ op: 'set_worker_settings', args: { ...MASTER_WORKER_SETTINGS } });
+
+    const basedir = this.info.basedir;
+    if (typeof basedir !== 'string') throw new AttachError(`KeyError: 'basedir'`);
+    const rules = pathRulesFor(this.info.system);
+    const wanted = new Set(this.builders.map((b) => b.builddir));
+    wanted.add('info');
+    const toMkdir = new Set(wanted);
+
+    const listing = await this.internalCommand('listdir', { path: basedir }, ['files'], 'Worker could not send a list of builder directories.');
+    const files = listing.get('files');
+    if (!Array.isArray(files)) throw new AttachError('listdir "files" is not a list');
+    const toRmdir: string[] = [];
+    for (const entry of files) {
+      const dir = String(entry);
+      toMkdir.delete(dir);
+      if (wanted.has(dir)) continue;
+      if (!('delete_leftover_dirs' in this.info)) throw new AttachError(`KeyError: 'delete_leftover_dirs'`);
+      if (!this.info.delete_leftover_dirs) continue;
+      const path = rules.join(basedir, dir);
+      const st = await this.internalCommand('stat', { path }, ['stat'], 'Worker could not send status information about its files.');
+      const mode = (st.get('stat') as unknown[] | undefined)?.[0];
+      if (typeof mode === 'number' && (mode & S_IFMT) === S_IFDIR) toRmdir.push(path);
+    }
+    if (toRmdir.length > 0) await this.internalCommand('rmdir', { paths: toRmdir }, [], 'Worker could not remove directories.');
+    const mkdirs = [...toMkdir].sort().map((d) => rules.join(basedir, d));
+    if (mkdirs.length > 0) await this.internalCommand('mkdir', { paths: mkdirs }, [], 'Worker could not make directories.');
+
+    for (const b of this.builders) this.builderDirs.set(b.name, rules.join(basedir, b.builddir));
+    // One 'attached' per builder, sent back to back (capture #22–#24).
+    await Promise.all(this.builders.map(() => this.request({ op: 'print', message: 'attached' })));
+    this.markAttached();
+  }
+
+  /**
+   * The master's internal setup commands (no builder_name): like its BasicRemoteCommand,
+   * keep the first value of each update key and insist on rc = 0 and the expected keys.
+   */
+  private async internalCommand(name: string, args: Record<string, unknown>, expected: string[], errorMsg: string): Promise<Map<string, unknown>> {
+    const run = new CommandRun(this.ctx.nextCommandId(), '', name, {}, { interrupt: async () => undefined }, () => undefined);
+    run.wireArgs = args;
+    this.commandMap.set(run.commandId, run);
+    await this.request({ op: 'start_command', command_id: run.commandId, command_name: name, args });
+    const result = await run.done;
+    if (result.connectionLost) throw new ConnectionError('Connection lost');
+    const first = new Map<string, unknown>();
+    for (const [k, v] of result.updates) if (!first.has(k)) first.set(k, v);
+    const prefix = `Worker ${this.name} reconfiguration or connection to master failed.`;
+    if (!first.has('rc')) throw new AttachError(`${prefix} ${errorMsg}. 'rc' did not arrive.`);
+    if (first.get('rc') !== 0) throw new AttachError(`${prefix} ${errorMsg}. Error number: ${String(first.get('rc'))}`);
+    for (const key of expected) if (!first.has(key)) throw new AttachError(`${prefix} ${errorMsg} Key '${key}' is missing.`);
+    return first;
+  }
+
+  // ---- worker → master (§2.1, §6) ------------------------------------------------------
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (!isBinary) {
+      this.ctx.log(`Message type from worker ${this.name} unsupported`);
+      return;
+    }
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    let msg: MsgpackMessage;
+    try {
+      msg = decodeMessage(buf);
+    } catch (err) {
+      // msgpack.unpackb raising inside onMessage drops the connection in the real master.
+      this.violation(`undecodable message: ${(err as ProtocolError).message}`);
+      this.abort();
+      return;
+    }
+    if (!('seq_number' in msg) || !('op' in msg)) {
+      this.violation(`message without "seq_number" or "op": ${JSON.stringify(Object.keys(msg))}`);
+      return;
+    }
+    if (msg.op === 'response') {
+      this.onResponse(msg);
+      return;
+    }
+    const handler = typeof msg.op === 'string' && Object.hasOwn(this.handlers, msg.op) ? this.handlers[msg.op] : undefined;
+    if (!handler) {
+      this.respond(msg, `Command ${String(msg.op)} does not exist.`, true);
+      return;
+    }
+    let result: unknown = null;
+    try {
+      result = handler(msg);
+    } catch (err) {
+      this.respond(msg, err instanceof Error ? err.message : String(err), true);
+      return;
+    }
+    this.respond(msg, result ?? null, false);
+  }
+
+  private onResponse(msg: MsgpackMessage): void {
+    const seq = msg.seq_number;
+    const pending = typeof seq === 'number' ? this.pending.get(seq) : undefined;
+    if (!pending) {
+      // KeyError in the master's onMessage: Autobahn drops the connection.
+      this.violation(`response for unknown seq_number ${String(seq)}`);
+      this.abort();
+      return;
+    }
+    this.pending.delete(seq as number);
+    if ('is_exception' in msg) pending.reject(new RemoteCallError(String(msg.result)));
+    else pending.resolve(msg.result);
+  }
+
+  /** Responses echo the request's seq_number; `is_exception` only on failure (§2.1). */
+  private respond(request: MsgpackMessage, result: unknown, isException: boolean): void {
+    const out: MsgpackMessage = { op: 'response', seq_number: request.seq_number, result };
+    if (isException) out.is_exception = true;
+    this.send(out);
+  }
+
+  private requireKeys(msg: MsgpackMessage, keys: string[]): void {
+    for (const k of keys) if (!(k in msg)) throw new Error(keyErrorText(`message did not contain obligatory "${k}" key`));
+  }
+
+  private lookup(map: Map<string, CommandRun>, msg: MsgpackMessage): CommandRun {
+    const run = typeof msg.command_id === 'string' ? map.get(msg.command_id) : undefined;
+    if (!run) throw new Error(UNKNOWN_COMMAND_ID);
+    return run;
+  }
+
+  private onUpdate(msg: MsgpackMessage): null {
+    this.requireKeys(msg, ['command_id', 'args']);
+    const run = this.lookup(this.commandMap, msg);
+    const args = msg.args;
+    // remote_update_msgpack: a malformed update fails the command (EXCEPTION) but is answered with null.
+    if (!Array.isArray(args)) {
+      this.failRun(run, `update args is not a list of [key, value] pairs`);
+      return null;
+    }
+    for (const pair of args) {
+      if (!run.active) break;
+      if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string') {
+        this.failRun(run, `malformed update entry ${describe(pair)}`);
+        break;
+      }
+      const [key, value] = pair as [string, unknown];
+      const problem = this.recordUpdate(run, key, value);
+      if (problem) {
+        this.failRun(run, problem);
+        break;
+      }
+    }
+    return null;
+  }
+
+  /** Record one pair; returns a problem text when the master would choke on it. */
+  private recordUpdate(run: CommandRun, key: string, value: unknown): string | undefined {
+    if (key === 'stdout' || key === 'stderr' || key === 'header') {
+      const text = Array.isArray(value) ? value[0] : undefined;
+      if (typeof text !== 'string') return `${key} update is not [text, newline_indexes, line_times]: ${describe(value)}`;
+      if (text !== '' && !text.endsWith('\n')) return `${key} text does not end with a newline (the master asserts whole lines): ${describe(text)}`;
+      run.recordUpdate(key, value, { log: key, text });
+    } else if (key === 'log') {
+      const name = Array.isArray(value) ? value[0] : undefined;
+      const inner = Array.isArray(value) ? value[1] : undefined;
+      const text = Array.isArray(inner) ? inner[0] : undefined;
+      if (!Array.isArray(value) || value.length !== 2 || typeof name !== 'string' || typeof text !== 'string') {
+        return `log update is not [logname, [text, newline_indexes, line_times]]: ${describe(value)}`;
+      }
+      if (text !== '' && !text.endsWith('\n')) return `log ${name} text does not end with a newline: ${describe(text)}`;
+      run.recordUpdate(key, value, { log: name, text });
+    } else {
+      run.recordUpdate(key, value);
+    }
+    this.emitUpdate(run, key, value);
+    return undefined;
+  }
+
+  private failRun(run: CommandRun, problem: string): void {
+    this.violation(`command ${run.commandId}: ${problem}`);
+    run.recordViolation(problem);
+    run.recordComplete(`malformed update: ${problem}`);
+  }
+
+  private onComplete(msg: MsgpackMessage): null {
+    this.requireKeys(msg, ['command_id', 'args']);
+    const run = this.lookup(this.commandMap, msg);
+    const failure = msg.args === null ? null : typeof msg.args === 'string' ? msg.args : describe(msg.args);
+    run.recordComplete(failure);
+    for (const v of run.violations) if (v.startsWith('complete without')) this.violation(`command ${run.commandId}: ${v}`);
+    this.forgetCommand(run.commandId);
+    return null;
+  }
+
+  private onWrite(msg: MsgpackMessage): null {
+    return this.withWriter(msg, ['command_id', 'args'], (run) => {
+      let data = msg.args;
+      if (typeof data === 'string') {
+        // The master UTF-8-encodes a str, which corrupts binary data (§2.2): accept, but flag it.
+        this.violation(`command ${run.commandId}: ${String(msg.op)} sent str instead of bin`);
+        data = Buffer.from(data, 'utf8');
+      }
+      if (!(data instanceof Uint8Array)) throw new Error(`a bytes-like object is required, not '${pyTypeName(data)}'`);
+      run.uploadWrite(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    });
+  }
+
+  private onUtime(msg: MsgpackMessage): null {
+    return this.withWriter(msg, ['command_id', 'access_time', 'modified_time'], (run) => {
+      if (run.options.faithfulUtimeBug ?? true) throw new Error(UTIME_BUG_TEXT);
+      run.uploadUtime(Number(msg.access_time), Number(msg.modified_time));
+    });
+  }
+
+  private onRead(msg: MsgpackMessage): Buffer | null {
+    let block: Buffer | null = null;
+    this.withReader(msg, ['command_id', 'length'], (run) => {
+      const length = msg.length;
+      if (typeof length !== 'number' || !Number.isInteger(length)) throw new Error(`length is not an integer: ${describe(length)}`);
+      const data = run.downloadRead(length);
+      // §9.1: the 3.7 master reads the block and answers null anyway.
+      block = (run.options.download?.faithfulReadBug ?? true) ? null : data;
+    });
+    return block;
+  }
+
+  private withWriter(msg: MsgpackMessage, keys: string[], fn: (run: CommandRun) => void): null {
+    this.requireKeys(msg, keys);
+    fn(this.lookup(this.writerMap, msg));
+    return null;
+  }
+
+  private withReader(msg: MsgpackMessage, keys: string[], fn: (run: CommandRun) => void): null {
+    this.requireKeys(msg, keys);
+    fn(this.lookup(this.readerMap, msg));
+    return null;
+  }
+
+  private registerCommand(run: CommandRun): void {
+    this.commandMap.set(run.commandId, run);
+    if (run.hasWriter) this.writerMap.set(run.commandId, run);
+    if (run.hasReader) this.readerMap.set(run.commandId, run);
+  }
+
+  private forgetCommand(commandId: string): void {
+    this.commandMap.delete(commandId);
+    this.writerMap.delete(commandId);
+    this.readerMap.delete(commandId);
+  }
+
+  private onClosed(): void {
+    for (const p of this.pending.values()) p.reject(new ConnectionError('Connection lost'));
+    this.pending.clear();
+    for (const run of this.commandMap.values()) run.recordConnectionLost();
+    this.commandMap.clear();
+    this.writerMap.clear();
+    this.readerMap.clear();
+    this.markGone('connection lost');
+  }
+}
+
+/** Values above the codec use PyFloat/PyTuple markers (src/values.ts); msgpack spells them as number/array. */
+export function toWire(value: unknown): unknown {
+  if (value instanceof PyFloat) return value.value;
+  if (value instanceof PyTuple) return value.items.map(toWire);
+  if (Array.isArray(value)) return value.map(toWire);
+  if (value instanceof Uint8Array || value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = toWire(v);
+  return out;
+}
+
+function describe(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
+
+function pyTypeName(value: unknown): string {
+  if (value === null) return 'NoneType';
+  if (Array.isArray(value)) return 'list';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float';
+  if (typeof value === 'boolean') return 'bool';
+  if (typeof value === 'object') return 'dict';
+  return typeof value;
+}

@@ -1,0 +1,140 @@
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { MAX_MSGPACK_MESSAGE_BYTES } from '../protocol/msgpack.js';
+import { MsgpackWorkerConnection } from './msgpack-connection.js';
+import type { MasterContext } from './worker-connection.js';
+
+/**
+ * The msgpack port of the test master: a WebSocket server that authenticates the upgrade
+ * request with HTTP Basic credentials like the 3.7 master (`../shared/protocol/msgpack.md`
+ * §1.1): no header → 401, malformed header → 400, unknown worker or wrong password → 401,
+ * each as a bare status line, then the connection is closed.
+ */
+
+/** Master context plus the duplicate-connection decision the listeners share. */
+export interface ListenerContext extends MasterContext {
+  /** Whether a new connection for `name` may attach (false: an older connection is still alive). */
+  admit(name: string): boolean | Promise<boolean>;
+}
+
+type Credentials = { ok: true; name: string; password: string } | { ok: false; status: 400 | 401 };
+
+/** Autobahn's ConnectionDeny reply: a bare status line, no headers, no body (capture #1). */
+const DENY: Record<400 | 401, string> = {
+  400: 'HTTP/1.1 400 Bad request\r\n\r\n',
+  401: 'HTTP/1.1 401 Unauthorized\r\n\r\n',
+};
+
+/** Parse `Authorization: Basic base64(name:password)` the way the master does. */
+export function parseBasicAuth(header: string | undefined): Credentials {
+  if (header === undefined) return { ok: false, status: 401 };
+  if (header.slice(0, 5) !== 'Basic') return { ok: false, status: 400 };
+  // Python's b64decode discards characters outside the alphabet but insists on padding.
+  const b64 = header.slice(6).replace(/[^A-Za-z0-9+/=]/g, '');
+  if (b64.length % 4 !== 0 || /=[^=]/.test(b64)) return { ok: false, status: 400 };
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(b64, 'base64'));
+  } catch {
+    return { ok: false, status: 400 };
+  }
+  const colon = text.indexOf(':');
+  if (colon < 0) return { ok: false, status: 400 };
+  return { ok: true, name: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+export class MsgpackListener {
+  private readonly sockets = new Set<Duplex>();
+  private readonly wss: WebSocketServer;
+
+  private constructor(
+    private readonly server: http.Server,
+    private readonly ctx: ListenerContext,
+  ) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: MAX_MSGPACK_MESSAGE_BYTES,
+      perMessageDeflate: false,
+      // Autobahn negotiates no subprotocol.
+      handleProtocols: () => false,
+    });
+    server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    server.on('request', (_req, res) => {
+      res.writeHead(426, { Connection: 'close' });
+      res.end();
+    });
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  /** Listen on `host:port` (0 = ephemeral). */
+  static listen(host: string, port: number, ctx: ListenerContext): Promise<MsgpackListener> {
+    const server = http.createServer();
+    const listener = new MsgpackListener(server, ctx);
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve(listener);
+      });
+    });
+  }
+
+  get port(): number {
+    const addr = this.server.address();
+    return typeof addr === 'object' && addr ? addr.port : 0;
+  }
+
+  /** Stop listening and drop every connection. */
+  async close(): Promise<void> {
+    for (const client of this.wss.clients) client.terminate();
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => undefined);
+    const creds = parseBasicAuth(req.headers.authorization);
+    const expected = creds.ok ? this.ctx.password(creds.name) : undefined;
+    if (!creds.ok || expected === undefined || expected !== creds.password) {
+      const status = creds.ok ? 401 : creds.status;
+      const name = creds.ok ? creds.name : null;
+      this.ctx.emit({ type: 'authFailure', worker: name, protocol: 'msgpack', reason: `HTTP ${status}` });
+      socket.end(DENY[status]);
+      socket.once('end', () => socket.destroy());
+      return;
+    }
+    const name = creds.name;
+    const admitted = this.ctx.admit(name);
+    if (admitted === true) {
+      this.accept(name, req, socket, head, true);
+    } else {
+      void Promise.resolve(admitted).then((ok) => this.accept(name, req, socket, head, ok));
+    }
+  }
+
+  private accept(name: string, req: http.IncomingMessage, socket: Duplex, head: Buffer, admitted: boolean): void {
+    // Cork so the 101 head and the master's first message leave in one write (capture #3/#4).
+    const net = socket as Socket;
+    net.cork?.();
+    try {
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        if (!admitted) {
+          // The factory refused (duplicate worker): the master sends a Close frame right after the 101.
+          this.ctx.log(`msgpack worker ${name}: rejecting duplicate worker`);
+          ws.close();
+          return;
+        }
+        const conn = new MsgpackWorkerConnection(ws, name, this.ctx);
+        conn.begin();
+      });
+    } finally {
+      process.nextTick(() => net.uncork?.());
+    }
+  }
+}

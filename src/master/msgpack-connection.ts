@@ -98,6 +98,12 @@ export class MsgpackWorkerConnection extends WorkerConnection {
     });
   }
 
+  /** The master's connection factory refused the worker: a Close frame right after the 101 (§11). */
+  refuse(reason: string): void {
+    this.ctx.log(`msgpack worker ${this.name}: ${reason}`);
+    this.ws.close();
+  }
+
   liveReferences(): number {
     return 0;
   }
@@ -348,7 +354,8 @@ export class MsgpackWorkerConnection extends WorkerConnection {
     } else {
       run.recordUpdate(key, value);
     }
-    this.emitUpdate(run, key, value);
+    // Setup commands (no builder) belong to the master itself, not to a step.
+    if (run.builderName !== '') this.emitUpdate(run, key, value);
     return undefined;
   }
 

@@ -109,29 +109,20 @@ export class MsgpackListener {
       socket.once('end', () => socket.destroy());
       return;
     }
-    const name = creds.name;
-    const admitted = this.ctx.admit(name);
-    if (admitted === true) {
-      this.accept(name, req, socket, head, true);
-    } else {
-      void Promise.resolve(admitted).then((ok) => this.accept(name, req, socket, head, ok));
-    }
+    this.accept(creds.name, req, socket, head);
   }
 
-  private accept(name: string, req: http.IncomingMessage, socket: Duplex, head: Buffer, admitted: boolean): void {
+  private accept(name: string, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     // Cork so the 101 head and the master's first message leave in one write (capture #3/#4).
     const net = socket as Socket;
     net.cork?.();
     try {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
-        if (!admitted) {
-          // The factory refused (duplicate worker): the master sends a Close frame right after the 101.
-          this.ctx.log(`msgpack worker ${name}: rejecting duplicate worker`);
-          ws.close();
-          return;
-        }
         const conn = new MsgpackWorkerConnection(ws, name, this.ctx);
-        conn.begin();
+        // Like the master's onOpen → initialize: the duplicate check runs after the 101.
+        const admitted = this.ctx.admit(name);
+        if (admitted === true) conn.begin();
+        else void Promise.resolve(admitted).then((ok) => (ok ? conn.begin() : conn.refuse('rejecting duplicate worker')));
       });
     } finally {
       process.nextTick(() => net.uncork?.());

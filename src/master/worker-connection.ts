@@ -149,6 +149,11 @@ export abstract class WorkerConnection implements WorkerHandle {
     return b;
   }
 
+  /** Record a protocol violation seen by the transport layer of this connection. */
+  recordViolation(message: string): void {
+    this.violation(message);
+  }
+
   protected violation(message: string): void {
     this.violations.push(message);
     this.ctx.log(`${this.protocol} worker ${this.name}: protocol violation: ${message}`);

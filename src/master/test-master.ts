@@ -16,7 +16,10 @@ import type { BuilderConfig, WorkerHandle } from './worker-handle.js';
 export interface TestMasterOptions {
   /** Worker name → password. */
   workers: Record<string, string>;
-  /** PB port; 0 (default) = ephemeral, null = do not listen. */
+  /**
+   * PB port; 0 (default) = ephemeral, null = do not listen. Not served yet: the PB side
+   * waits for the banana/jelly codecs (src/protocol/banana.ts, jelly.ts); `pbPort` stays 0.
+   */
   pbPort?: number | null;
   /** msgpack WebSocket port; 0 (default) = ephemeral, null = do not listen. */
   msgpackPort?: number | null;

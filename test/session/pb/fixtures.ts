@@ -54,3 +54,28 @@ export class MemoryStream extends Duplex {
 
 /** Let stream events and promise callbacks run. */
 export const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+import { BananaDecoder, encodeBanana } from '../../../src/protocol/banana.js';
+import { Broker, type Referenceable } from '../../../src/session/pb/broker.js';
+
+/**
+ * Two brokers talking through real banana bytes, delivered asynchronously like a socket
+ * would: `worker` is the client side, `master` the server side with `root`.
+ */
+export function linkedBrokers(root?: Referenceable) {
+  const wlog = memoryLogger();
+  const mlog = memoryLogger();
+  const toMaster = new BananaDecoder('pb');
+  const toWorker = new BananaDecoder('pb');
+  let worker!: Broker;
+  let master!: Broker;
+  const deliver = (dec: BananaDecoder, to: () => Broker) => (bytes: Buffer) =>
+    queueMicrotask(() => {
+      for (const e of dec.feed(bytes)) to().receive(e);
+    });
+  const wsend = deliver(toMaster, () => master);
+  const msend = deliver(toWorker, () => worker);
+  worker = new Broker({ send: (e) => wsend(encodeBanana(e, 'pb')), log: wlog.log });
+  master = new Broker({ send: (e) => msend(encodeBanana(e, 'pb')), log: mlog.log, root });
+  return { worker, master, workerLog: wlog.lines, masterLog: mlog.lines };
+}

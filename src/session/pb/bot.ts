@@ -32,6 +32,24 @@ function items(value: unknown): readonly unknown[] | undefined {
   return undefined;
 }
 
+/** A dictionary with text keys (3.x masters), or bytes keys (older masters); undefined otherwise. */
+function textDict(value: unknown): Record<string, JellyValue> | undefined {
+  if (value instanceof Map) {
+    const out: Record<string, JellyValue> = Object.create(null);
+    for (const [k, v] of value) {
+      const key = text(k);
+      if (key === undefined) return undefined;
+      out[key] = v as JellyValue;
+    }
+    return out;
+  }
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Uint8Array)) {
+    const proto = Object.getPrototypeOf(value);
+    if (proto === null || proto === Object.prototype) return value as Record<string, JellyValue>;
+  }
+  return undefined;
+}
+
 /** The message of `print`: keyword `message` (3.x masters) or the first positional argument. */
 function printMessage(args: JellyValue[], kwargs: Record<string, JellyValue>): string {
   const m = 'message' in kwargs ? kwargs.message : args[0];
@@ -90,12 +108,11 @@ export class WorkerForBuilder extends Referenceable {
     const [commandRef, stepId, name, rawArgs] = args;
     const commandId = typeof stepId === 'number' ? String(stepId) : text(stepId);
     const commandName = text(name);
-    const argsOk = rawArgs !== null && typeof rawArgs === 'object' && !Array.isArray(rawArgs) && Object.getPrototypeOf(rawArgs) === null;
-    if (!(commandRef instanceof RemoteRef) || commandId === undefined || commandName === undefined || !argsOk || args.length !== 4) {
+    const dict = textDict(rawArgs);
+    if (!(commandRef instanceof RemoteRef) || commandId === undefined || commandName === undefined || !dict || args.length !== 4) {
       broker.releaseAll(args);
       throw badArgs('startCommand expects (commandRef, stepId, commandName, args)');
     }
-    const dict = rawArgs as Record<string, JellyValue>;
     const writer = dict.writer instanceof RemoteRef ? dict.writer : undefined;
     const reader = dict.reader instanceof RemoteRef ? dict.reader : undefined;
     // Any other reference in the arguments is not used: give it back now.

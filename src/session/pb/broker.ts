@@ -489,21 +489,26 @@ export class Broker {
 
   private sendAnswer(requestId: number, value: unknown): void {
     if (this.lost) return;
-    let body: SExp;
     try {
-      body = this.jellyValue(value);
+      // Encoding may refuse the value (e.g. a string over the banana limit): answer with an error then.
+      this.emit([W.answer, requestId, this.jellyValue(value)]);
     } catch (err) {
-      this.log.error({ err, requestId }, 'cannot serialize an answer');
+      this.log.error({ err, requestId }, 'cannot send an answer');
       this.sendFailure(requestId, failureOf(err));
-      return;
     }
-    this.emit([W.answer, requestId, body]);
   }
 
   private sendFailure(requestId: number, failure: FailureSource): void {
     if (this.lost) return;
     const traceback = this.unsafeTracebacks && failure.traceback ? failure.traceback : 'Traceback unavailable\n';
-    this.emit([W.error, requestId, jellyFailure({ type: failure.type, value: failure.value, traceback, parents: failure.parents ?? [failure.type, ...PARENTS_TAIL] })]);
+    const parents = failure.parents ?? [failure.type, ...PARENTS_TAIL];
+    try {
+      this.emit([W.error, requestId, jellyFailure({ type: failure.type, value: failure.value, traceback, parents })]);
+    } catch (err) {
+      // Last resort: a failure small enough to always encode.
+      this.log.error({ err, requestId }, 'cannot send an error answer');
+      this.emit([W.error, requestId, jellyFailure({ type: 'builtins.Exception', value: 'the worker could not encode its answer', traceback: 'Traceback unavailable\n', parents: PARENTS_TAIL })]);
+    }
   }
 
   /** Positional arguments: a jelly tuple whose items are jellied one by one (PreJellied kept as is). */

@@ -292,3 +292,28 @@ test('malformed top-level expressions are ProtocolErrors; unknown commands are i
   assert.doesNotThrow(() => broker.receive([b('bogus'), 1]));
   assert.deepEqual(sent, []);
 });
+
+test('an answer that cannot be encoded becomes an error answer instead of breaking the link', async () => {
+  const sent: SExp[][] = [];
+  const { log } = memoryLogger();
+  const broker = new Broker({
+    send: (e) => {
+      // Stand-in for the banana encoder's length limit.
+      const size = (x: SExp): number => (Array.isArray(x) ? x.reduce((n: number, y) => n + size(y), 0) : x instanceof Uint8Array ? x.length : 1);
+      if (size(e) > 10_000) throw new ProtocolError('too long', 'ERR_BANANA');
+      sent.push(e as SExp[]);
+    },
+    log,
+  });
+  const obj = new Referenceable('Thing', { big: () => 'x'.repeat(20_000), bigLater: async () => 'y'.repeat(20_000) });
+  void broker.callRemote('root', 'take', [obj]).catch(() => {});
+  sent.length = 0;
+  broker.receive(message(1, 1, 'big'));
+  assert.equal(str(sent[0]![0]), 'error');
+  assert.equal(sent[0]![1], 1);
+  broker.receive(message(2, 1, 'bigLater'));
+  await settle();
+  assert.equal(str(sent[1]![0]), 'error');
+  assert.equal(sent[1]![1], 2);
+  assert.equal(sent.length, 2);
+});

@@ -2,6 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { ConnectionError } from '../errors.js';
+import { httpConnect } from './http-connect.js';
 
 /** Where and how to reach the master. */
 export interface TransportOptions {
@@ -20,12 +21,17 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 /**
  * Open a byte stream to the master: TCP, optionally through a proxy, optionally TLS.
  * The sessions run their protocol over the returned stream and never import `net`.
+ * The stream is returned paused (no byte can be lost before the session listens): attach
+ * the 'data' listener, then call `resume()`.
  */
 export async function connectStream(opts: TransportOptions, signal?: AbortSignal): Promise<Duplex> {
   const timeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  const socket = await tcpConnect(opts.proxy ?? opts, timeoutMs, signal);
-  if (opts.tls) return tlsWrap(socket, opts, timeoutMs);
-  return socket;
+  let stream: Duplex = await tcpConnect(opts.proxy ?? opts, timeoutMs, signal);
+  if (opts.proxy) {
+    stream = await httpConnect(stream, { host: opts.host, port: opts.port, username: opts.proxy.username, password: opts.proxy.password }, timeoutMs);
+  }
+  if (opts.tls) stream = await tlsWrap(stream, opts, timeoutMs);
+  return stream.pause();
 }
 
 function tcpConnect(

@@ -124,6 +124,8 @@ export function runPbSession(stream: Duplex, opts: SessionOptions, signal?: Abor
       close(e);
     }
   });
+  // connectStream hands the stream over paused, so nothing is lost before this listener.
+  stream.resume();
   stream.on('error', (err) => close(err instanceof WorkerError ? err : new ConnectionError(`connection error: ${err.message}`, 'ERR_CONNECTION', { cause: err })));
   stream.on('end', () => close(new ConnectionError('the master closed the connection', 'ERR_CONNECTION_CLOSED')));
   stream.on('close', () => close(new ConnectionError('connection closed', 'ERR_CONNECTION_CLOSED')));

@@ -1,0 +1,138 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import tls from 'node:tls';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { connectStream } from '../../src/transport/connect.js';
+import { connectRequest } from '../../src/transport/http-connect.js';
+
+function listen(server: net.Server): Promise<number> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+}
+
+function readSome(stream: Duplex, n: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let got = Buffer.alloc(0);
+    const on = (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length >= n) {
+        stream.off('data', on);
+        resolve(got);
+      }
+    };
+    stream.on('data', on);
+    stream.once('error', reject);
+    stream.resume();
+  });
+}
+
+/** A server that sends a greeting then echoes. */
+async function echoServer(): Promise<{ server: net.Server; port: number }> {
+  const server = net.createServer((s) => {
+    s.write('hello');
+    s.pipe(s);
+  });
+  return { server, port: await listen(server) };
+}
+
+/**
+ * A CONNECT proxy that answers one byte at a time, with the first tunnel bytes of the
+ * target glued to the end of its response head — the shape that trips a parser that only
+ * looks at the first chunk.
+ */
+async function splittingProxy(opts: { status?: number; seen?: string[] } = {}) {
+  const server = net.createServer((client) => {
+    let head = '';
+    const onData = (d: Buffer) => {
+      head += d.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      client.off('data', onData);
+      opts.seen?.push(head);
+      const [, target] = /^CONNECT (\S+) /.exec(head)!;
+      const idx = target.lastIndexOf(':');
+      if ((opts.status ?? 200) !== 200) {
+        client.end(`HTTP/1.1 ${opts.status} Nope\r\n\r\n`);
+        return;
+      }
+      const upstream = net.connect(Number(target.slice(idx + 1)), target.slice(0, idx));
+      upstream.once('data', async (first: Buffer) => {
+        const response = Buffer.concat([Buffer.from('HTTP/1.1 200 Connection established\r\nX-Proxy: test\r\n\r\n'), first]);
+        for (const byte of response) {
+          client.write(Buffer.from([byte]));
+          await new Promise((r) => setImmediate(r));
+        }
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+    };
+    client.on('data', onData);
+  });
+  return { server, port: await listen(server) };
+}
+
+test('plain TCP connect reaches the server', async () => {
+  const { server, port } = await echoServer();
+  const s = await connectStream({ host: '127.0.0.1', port });
+  assert.equal((await readSome(s, 5)).toString(), 'hello');
+  s.destroy();
+  server.close();
+});
+
+test('connection refused is a ConnectionError', async () => {
+  const { server, port } = await echoServer();
+  await new Promise((r) => server.close(r));
+  await assert.rejects(connectStream({ host: '127.0.0.1', port }), (e: any) => e.code === 'ERR_CONNECT');
+});
+
+test('CONNECT request carries Host and proxy credentials', () => {
+  const req = connectRequest({ host: 'master.example', port: 9989, username: 'u', password: 'p:w' });
+  assert.equal(req, `CONNECT master.example:9989 HTTP/1.1\r\nHost: master.example:9989\r\nProxy-Authorization: Basic ${Buffer.from('u:p:w').toString('base64')}\r\n\r\n`);
+  assert.match(connectRequest({ host: '::1', port: 1 }), /^CONNECT \[::1\]:1 HTTP\/1.1\r\nHost: \[::1\]:1\r\n\r\n$/);
+});
+
+test('HTTP CONNECT proxy: response split byte by byte, tunnel bytes after the head are kept', async () => {
+  const { server, port } = await echoServer();
+  const seen: string[] = [];
+  const proxy = await splittingProxy({ seen });
+  const s = await connectStream({ host: '127.0.0.1', port, proxy: { host: '127.0.0.1', port: proxy.port, username: 'me', password: 'pw' } });
+  assert.equal((await readSome(s, 5)).toString(), 'hello');
+  s.write('ping');
+  assert.equal((await readSome(s, 4)).toString(), 'ping');
+  assert.match(seen[0], /Proxy-Authorization: Basic bWU6cHc=/);
+  s.destroy();
+  proxy.server.close();
+  server.close();
+});
+
+test('HTTP CONNECT proxy refusal is a ConnectionError naming the status', async () => {
+  const proxy = await splittingProxy({ status: 407 });
+  await assert.rejects(
+    connectStream({ host: '127.0.0.1', port: 1, proxy: { host: '127.0.0.1', port: proxy.port } }),
+    (e: any) => e.code === 'ERR_PROXY' && /407/.test(e.message),
+  );
+  proxy.server.close();
+});
+
+test('TLS verifies the master certificate: refused without the CA, accepted with it', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tls-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+  } catch {
+    t.skip('openssl is not available to make a test certificate');
+    return;
+  }
+  const cert = readFileSync(path.join(dir, 'cert.pem'));
+  const server = tls.createServer({ key: readFileSync(path.join(dir, 'key.pem')), cert }, (s) => s.end('secure'));
+  server.on('tlsClientError', () => {});
+  const port = await listen(server as unknown as net.Server);
+  await assert.rejects(connectStream({ host: 'localhost', port, tls: {} }), (e: any) => e.code === 'ERR_TLS');
+  const s = await connectStream({ host: 'localhost', port, tls: { ca: cert } });
+  assert.equal((await readSome(s, 6)).toString(), 'secure');
+  s.destroy();
+  server.close();
+});

@@ -1,0 +1,422 @@
+import { ProtocolError } from '../errors.js';
+import { PyFloat } from '../values.js';
+
+/**
+ * Banana, Twisted's framing of s-expressions (`../shared/protocol/pb.md` §2): an
+ * incremental decoder and a byte-exact encoder, with the `pb` dialect's vocabulary
+ * compression (§2.5) and Twisted's security limits (§2.4). Pure and synchronous.
+ */
+
+/**
+ * A banana s-expression. Integers are numbers, or bigints beyond Number.MAX_SAFE_INTEGER;
+ * floats are PyFloat (so an integral float keeps its FLOAT token); byte strings are
+ * Uint8Array (the decoder produces Buffers); lists are arrays.
+ */
+export type SExp = number | bigint | PyFloat | Uint8Array | SExp[];
+
+/** `pb`: vocabulary compression on; `none`: plain banana (the first expression of each direction). */
+export type Dialect = 'pb' | 'none';
+
+/** Type bytes (§2.2). */
+export const LIST = 0x80;
+export const INT = 0x81;
+export const STRING = 0x82;
+export const NEG = 0x83;
+export const FLOAT = 0x84;
+export const LONGINT = 0x85;
+export const LONGNEG = 0x86;
+export const VOCAB = 0x87;
+
+/** Most base-128 digits in a prefix; Twisted refuses more (§2.4). Also bounds integers to < 2^448. */
+export const MAX_BANANA_PREFIX_DIGITS = 64;
+/** Longest byte string either side accepts or sends: 640 KiB, Twisted's SIZE_LIMIT (§2.4). */
+export const MAX_BANANA_STRING_BYTES = 640 * 1024;
+/** Most elements in one list, the same SIZE_LIMIT (§2.4). */
+export const MAX_BANANA_LIST_LENGTH = 640 * 1024;
+/**
+ * Deepest list nesting accepted. Twisted has no such limit, but its jelly layer recurses and
+ * Python gives up near 1000 frames; Buildbot's deepest values are a dozen lists deep.
+ * It keeps a hostile peer from driving this side's recursive consumers off the stack.
+ */
+export const MAX_BANANA_DEPTH = 500;
+
+/** Largest INT / NEG magnitude (§2.2); beyond it LONGINT / LONGNEG. */
+const INT_LIMIT = 2 ** 31;
+/** Largest magnitude the encoder sends: 128^64 - 1 (§2.2). */
+const LONG_LIMIT = (1n << 448n) - 1n;
+
+/** Error codes of the ProtocolErrors raised here. */
+export const BananaErrorCode = {
+  /** A type byte outside 0x80..0x87. */
+  typeByte: 'ERR_BANANA_TYPE_BYTE',
+  /** A prefix of more than MAX_BANANA_PREFIX_DIGITS digits. */
+  prefix: 'ERR_BANANA_PREFIX',
+  /** A list longer than MAX_BANANA_LIST_LENGTH. */
+  listLength: 'ERR_BANANA_LIST_LENGTH',
+  /** A byte string longer than MAX_BANANA_STRING_BYTES. */
+  stringLength: 'ERR_BANANA_STRING_LENGTH',
+  /** VOCAB outside the pb dialect, or an index the vocabulary does not have. */
+  vocab: 'ERR_BANANA_VOCAB',
+  /** Lists nested deeper than MAX_BANANA_DEPTH. */
+  depth: 'ERR_BANANA_DEPTH',
+  /** An integer beyond ±(2^448 - 1) to encode. */
+  intRange: 'ERR_BANANA_INT_RANGE',
+  /** A value banana has no token for (text, boolean, object, ...). */
+  unencodable: 'ERR_BANANA_UNENCODABLE',
+} as const;
+
+/** The `pb` dialect vocabulary, by index (§2.5); index 0 is unused. */
+export const PB_VOCABULARY: readonly string[] = [
+  '',
+  'None',
+  'class',
+  'dereference',
+  'reference',
+  'dictionary',
+  'function',
+  'instance',
+  'list',
+  'module',
+  'persistent',
+  'tuple',
+  'unpersistable',
+  'copy',
+  'cache',
+  'cached',
+  'remote',
+  'local',
+  'lcache',
+  'version',
+  'login',
+  'password',
+  'challenge',
+  'logged_in',
+  'not_logged_in',
+  'cachemessage',
+  'message',
+  'answer',
+  'error',
+  'decref',
+  'decache',
+  'uncache',
+];
+
+const VOCAB_WORDS: readonly Buffer[] = PB_VOCABULARY.map((w) => Buffer.from(w, 'latin1'));
+const VOCAB_INDEX = new Map<string, number>(PB_VOCABULARY.map((w, i) => [w, i] as [string, number]).filter(([w]) => w !== ''));
+const LONGEST_WORD = Math.max(...PB_VOCABULARY.map((w) => w.length));
+
+// ---- decoding ---------------------------------------------------------------------------
+
+interface OpenList {
+  items: SExp[];
+  remaining: number;
+}
+
+/**
+ * Incremental banana decoder. `push` hands it bytes as they arrive, `next` returns the
+ * next complete top-level expression (or undefined until more bytes arrive). Decoding
+ * happens in `next`, so a change of `dialect` between two calls applies to every byte
+ * not yet decoded, as the dialect switch requires (§2.6). Any malformed input throws a
+ * ProtocolError; the decoder then stays failed (the stream cannot be resynchronised).
+ */
+export class BananaDecoder {
+  /** Dialect used for the bytes decoded from now on. */
+  dialect: Dialect;
+
+  private readonly chunks: Uint8Array[] = [];
+  /** Read position in chunks[0]. */
+  private offset = 0;
+
+  /** Prefix digits of the token being read (least significant first). */
+  private digits: number[] = [];
+  /** Payload being filled (STRING bytes or FLOAT's 8 bytes); undefined when reading a token head. */
+  private payload: Buffer | undefined;
+  private payloadIsFloat = false;
+  private filled = 0;
+  private readonly stack: OpenList[] = [];
+  private failure: ProtocolError | undefined;
+
+  constructor(dialect: Dialect = 'none') {
+    this.dialect = dialect;
+  }
+
+  /** Queue received bytes (kept by reference until decoded). */
+  push(chunk: Uint8Array): void {
+    if (this.failure) throw this.failure;
+    if (chunk.length > 0) this.chunks.push(chunk);
+  }
+
+  /** Push `chunk` and return every expression now complete. */
+  feed(chunk: Uint8Array): SExp[] {
+    this.push(chunk);
+    const out: SExp[] = [];
+    for (let e = this.next(); e !== undefined; e = this.next()) out.push(e);
+    return out;
+  }
+
+  /** Bytes received but not yet decoded into a complete expression's tokens. */
+  get buffered(): number {
+    let n = -this.offset;
+    for (const c of this.chunks) n += c.length;
+    return n;
+  }
+
+  /** Whether the decoder is between two top-level expressions (nothing partially read). */
+  get idle(): boolean {
+    return this.stack.length === 0 && this.digits.length === 0 && this.payload === undefined && this.buffered === 0;
+  }
+
+  /** The next complete top-level expression, or undefined when more bytes are needed. */
+  next(): SExp | undefined {
+    if (this.failure) throw this.failure;
+    try {
+      return this.step();
+    } catch (err) {
+      this.failure = err instanceof ProtocolError ? err : new ProtocolError(`banana decoding failed: ${(err as Error).message}`, 'ERR_BANANA', { cause: err });
+      this.chunks.length = 0;
+      throw this.failure;
+    }
+  }
+
+  private step(): SExp | undefined {
+    while (this.chunks.length > 0) {
+      const chunk = this.chunks[0]!;
+      if (this.payload) {
+        const n = Math.min(this.payload.length - this.filled, chunk.length - this.offset);
+        this.payload.set(chunk.subarray(this.offset, this.offset + n), this.filled);
+        this.filled += n;
+        this.advance(n);
+        if (this.filled < this.payload.length) continue;
+        const payload = this.payload;
+        this.payload = undefined;
+        const value = this.payloadIsFloat ? new PyFloat(payload.readDoubleBE(0)) : payload;
+        const done = this.complete(value);
+        if (done !== undefined) return done;
+        continue;
+      }
+      const byte = chunk[this.offset]!;
+      this.advance(1);
+      if (byte < 0x80) {
+        if (this.digits.length >= MAX_BANANA_PREFIX_DIGITS) {
+          throw new ProtocolError(`banana prefix longer than ${MAX_BANANA_PREFIX_DIGITS} bytes`, BananaErrorCode.prefix);
+        }
+        this.digits.push(byte);
+        continue;
+      }
+      const done = this.token(byte);
+      if (done !== undefined) return done;
+    }
+    return undefined;
+  }
+
+  private advance(n: number): void {
+    this.offset += n;
+    if (this.offset >= this.chunks[0]!.length) {
+      this.chunks.shift();
+      this.offset = 0;
+    }
+  }
+
+  /** Handle a type byte; returns a top-level expression if this token completed one. */
+  private token(typeByte: number): SExp | undefined {
+    const value = prefixValue(this.digits);
+    this.digits = [];
+    switch (typeByte) {
+      case LIST: {
+        if (value > MAX_BANANA_LIST_LENGTH) {
+          throw new ProtocolError(`banana list of ${value} elements exceeds ${MAX_BANANA_LIST_LENGTH}`, BananaErrorCode.listLength);
+        }
+        if (value === 0) return this.complete([]);
+        if (this.stack.length >= MAX_BANANA_DEPTH) {
+          throw new ProtocolError(`banana lists nested deeper than ${MAX_BANANA_DEPTH}`, BananaErrorCode.depth);
+        }
+        this.stack.push({ items: [], remaining: Number(value) });
+        return undefined;
+      }
+      case INT:
+      case LONGINT:
+        // The decoder accepts either form for any magnitude, as Twisted's does (§2.2).
+        return this.complete(value);
+      case NEG:
+      case LONGNEG:
+        return this.complete(value === 0 ? 0 : -value);
+      case STRING: {
+        if (value > MAX_BANANA_STRING_BYTES) {
+          throw new ProtocolError(`banana string of ${value} bytes exceeds ${MAX_BANANA_STRING_BYTES}`, BananaErrorCode.stringLength);
+        }
+        if (value === 0) return this.complete(Buffer.alloc(0));
+        this.payload = Buffer.allocUnsafe(Number(value));
+        this.payloadIsFloat = false;
+        this.filled = 0;
+        return undefined;
+      }
+      case FLOAT:
+        // Twisted writes no prefix before FLOAT and ignores one if present.
+        this.payload = Buffer.allocUnsafe(8);
+        this.payloadIsFloat = true;
+        this.filled = 0;
+        return undefined;
+      case VOCAB: {
+        if (this.dialect !== 'pb') throw new ProtocolError(`banana VOCAB token in dialect '${this.dialect}'`, BananaErrorCode.vocab);
+        const word = typeof value === 'number' && value > 0 ? VOCAB_WORDS[value] : undefined;
+        if (word === undefined) throw new ProtocolError(`banana VOCAB index ${value} is not in the pb vocabulary`, BananaErrorCode.vocab);
+        return this.complete(Buffer.from(word));
+      }
+      default:
+        throw new ProtocolError(`invalid banana type byte 0x${typeByte.toString(16)}`, BananaErrorCode.typeByte);
+    }
+  }
+
+  /** A value is complete: add it to the open list, closing lists that are full. */
+  private complete(value: SExp): SExp | undefined {
+    let v = value;
+    for (;;) {
+      const top = this.stack[this.stack.length - 1];
+      if (!top) return v;
+      top.items.push(v);
+      top.remaining -= 1;
+      if (top.remaining > 0) return undefined;
+      this.stack.pop();
+      v = top.items;
+    }
+  }
+}
+
+/** Value of little-endian base-128 digits: a number when exactly representable, else a bigint. */
+function prefixValue(digits: readonly number[]): number | bigint {
+  // 7 digits = 49 bits: always exact as a number.
+  if (digits.length <= 7) {
+    let n = 0;
+    for (let i = digits.length - 1; i >= 0; i--) n = n * 128 + digits[i]!;
+    return n;
+  }
+  let n = 0n;
+  for (let i = digits.length - 1; i >= 0; i--) n = (n << 7n) | BigInt(digits[i]!);
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+}
+
+// ---- encoding ---------------------------------------------------------------------------
+
+/** Growable output buffer. */
+class Writer {
+  private buf = Buffer.allocUnsafe(256);
+  length = 0;
+
+  private reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
+
+  byte(b: number): void {
+    this.reserve(1);
+    this.buf[this.length++] = b;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.reserve(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+
+  float(x: number): void {
+    this.reserve(8);
+    this.buf.writeDoubleBE(x, this.length);
+    this.length += 8;
+  }
+
+  /** Twisted's int2b128: at least one digit, least significant first (§2.1). */
+  prefix(n: number | bigint): void {
+    if (typeof n === 'number') {
+      do {
+        this.byte(n % 128);
+        n = Math.floor(n / 128);
+      } while (n > 0);
+      return;
+    }
+    do {
+      this.byte(Number(n & 0x7fn));
+      n >>= 7n;
+    } while (n > 0n);
+  }
+
+  result(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.length));
+  }
+}
+
+/**
+ * Encode one expression exactly as Twisted does (§2.1–§2.5): the integer form picked by
+ * magnitude, FLOAT for PyFloat and for non-integral numbers, VOCAB for vocabulary words
+ * when `dialect` is `pb`. Throws ProtocolError for what Twisted refuses to send (strings
+ * or lists over the limits, integers of 2^448 and beyond) and for non-banana values.
+ */
+export function encodeBanana(expr: SExp, dialect: Dialect): Buffer {
+  const w = new Writer();
+  encodeInto(w, expr, dialect, 0);
+  return w.result();
+}
+
+function encodeInto(w: Writer, expr: SExp, dialect: Dialect, depth: number): void {
+  if (typeof expr === 'number') {
+    if (!Number.isInteger(expr)) return encodeFloat(w, expr);
+    if (Number.isSafeInteger(expr)) return encodeInt(w, expr);
+    return encodeInt(w, BigInt(expr));
+  }
+  if (typeof expr === 'bigint') return encodeInt(w, expr);
+  if (expr instanceof PyFloat) return encodeFloat(w, expr.value);
+  if (expr instanceof Uint8Array) {
+    if (dialect === 'pb' && expr.length <= LONGEST_WORD && expr.length > 0) {
+      const index = VOCAB_INDEX.get(Buffer.from(expr.buffer, expr.byteOffset, expr.length).toString('latin1'));
+      if (index !== undefined) {
+        w.prefix(index);
+        w.byte(VOCAB);
+        return;
+      }
+    }
+    if (expr.length > MAX_BANANA_STRING_BYTES) {
+      throw new ProtocolError(`byte string is too long to send (${expr.length} > ${MAX_BANANA_STRING_BYTES})`, BananaErrorCode.stringLength);
+    }
+    w.prefix(expr.length);
+    w.byte(STRING);
+    w.bytes(expr);
+    return;
+  }
+  if (Array.isArray(expr)) {
+    if (expr.length > MAX_BANANA_LIST_LENGTH) {
+      throw new ProtocolError(`list is too long to send (${expr.length} > ${MAX_BANANA_LIST_LENGTH})`, BananaErrorCode.listLength);
+    }
+    if (depth >= MAX_BANANA_DEPTH) throw new ProtocolError(`lists nested deeper than ${MAX_BANANA_DEPTH} (a cycle?)`, BananaErrorCode.depth);
+    w.prefix(expr.length);
+    w.byte(LIST);
+    for (const e of expr) encodeInto(w, e, dialect, depth + 1);
+    return;
+  }
+  throw new ProtocolError(`banana cannot send ${describe(expr)}`, BananaErrorCode.unencodable);
+}
+
+function encodeFloat(w: Writer, x: number): void {
+  w.byte(FLOAT);
+  w.float(x);
+}
+
+function encodeInt(w: Writer, n: number | bigint): void {
+  if (typeof n === 'bigint' && (n > LONG_LIMIT || n < -LONG_LIMIT)) {
+    throw new ProtocolError('int is too large to send (beyond ±(2^448 - 1))', BananaErrorCode.intRange);
+  }
+  const negative = n < 0;
+  const magnitude = negative ? -n : n;
+  // INT covers 0 … 2^31-1 and NEG −2^31 … −1 (§2.2).
+  const small = negative ? magnitude <= INT_LIMIT : magnitude < INT_LIMIT;
+  w.prefix(typeof magnitude === 'bigint' && magnitude <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(magnitude) : magnitude);
+  w.byte(negative ? (small ? NEG : LONGNEG) : small ? INT : LONGINT);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'object') return `a ${(v as object).constructor?.name ?? 'null-prototype'} object`;
+  return `a ${typeof v}`;
+}

@@ -1,0 +1,115 @@
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import { RotatingFile } from './rotating-file.js';
+
+/**
+ * The worker's logger: pino records formatted as Twisted-style text lines
+ * (`2024-01-01T12:00:00+0100 [-] message`), so twistd.log reads like the Python worker's and
+ * the lines users grep for (`message from master: attached`, `will retry in`) are there.
+ * Written to `<basedir>/twistd.log` with size rotation and/or to stdout. The password never
+ * reaches a destination: known fields are redacted by pino and the literal text is masked.
+ */
+
+export const LOG_FILE_NAME = 'twistd.log';
+export const REDACTED = '<redacted>';
+/** Shorter secrets are not masked in free text (masking one or two characters would garble every line). */
+export const MIN_MASKED_SECRET_LENGTH = 4;
+
+export interface LogOptions {
+  /** Write `<basedir>/twistd.log`; omit for stdout only. */
+  basedir?: string;
+  /** Rotation of twistd.log; null: twistd's default 1 MB, unlimited files. */
+  rotation?: { rotateLength: number; maxRotatedFiles: number | null } | null;
+  /** Also (or only, without basedir) write to stdout. */
+  stdout?: boolean;
+  /** Texts to mask wherever they appear (the worker password). */
+  secrets?: string[];
+  level?: pino.Level;
+  /** Where stdout lines go (tests). */
+  stdoutWrite?: (line: string) => void;
+}
+
+export interface WorkerLog {
+  log: Logger;
+  close(): void;
+}
+
+const REDACT_PATHS = ['password', 'passwd', '*.password', '*.passwd', 'opts.password', 'config.password', 'headers.authorization', 'headers.Authorization'];
+
+function pad(n: number, w = 2): string {
+  return String(n).padStart(w, '0');
+}
+
+/** Twisted's timestamp: local time with a ±HHMM offset. */
+export function twistedTimestamp(ms: number): string {
+  const d = new Date(ms);
+  const off = -d.getTimezoneOffset();
+  const sign = off >= 0 ? '+' : '-';
+  const a = Math.abs(off);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${sign}${pad(Math.floor(a / 60))}${pad(a % 60)}`;
+}
+
+const SKIP_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'err', 'system', 'protocol']);
+
+/** One pino JSON record → one text line (plus the error's stack lines). */
+export function formatRecord(rec: Record<string, unknown>): string {
+  const system = typeof rec.system === 'string' ? rec.system : typeof rec.protocol === 'string' ? rec.protocol : '-';
+  let line = `${twistedTimestamp(typeof rec.time === 'number' ? rec.time : Date.now())} [${system}] ${rec.msg ?? ''}`;
+  const extras: string[] = [];
+  for (const [k, v] of Object.entries(rec)) {
+    if (SKIP_KEYS.has(k) || v === undefined) continue;
+    extras.push(`${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  }
+  if (extras.length) line += ` (${extras.join(' ')})`;
+  const err = rec.err as { message?: string; stack?: string; type?: string } | undefined;
+  if (err && typeof err === 'object') {
+    if (err.stack) line += `\n\t${err.stack.split('\n').join('\n\t')}`;
+    else if (err.message) line += `: ${err.message}`;
+  }
+  return line + '\n';
+}
+
+export function maskSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) {
+    if (s.length < MIN_MASKED_SECRET_LENGTH) continue;
+    out = out.split(s).join(REDACTED);
+    // The same secret as it appears inside JSON-escaped text.
+    const json = JSON.stringify(s).slice(1, -1);
+    if (json !== s) out = out.split(json).join(REDACTED);
+  }
+  return out;
+}
+
+export function createWorkerLog(opts: LogOptions): WorkerLog {
+  const secrets = (opts.secrets ?? []).filter((s) => s.length > 0);
+  const rotation = opts.rotation === undefined ? { rotateLength: 10_000_000, maxRotatedFiles: 10 } : opts.rotation ?? { rotateLength: 1_000_000, maxRotatedFiles: null };
+  const file = opts.basedir ? new RotatingFile(path.join(opts.basedir, LOG_FILE_NAME), rotation.rotateLength, rotation.maxRotatedFiles) : undefined;
+  const toStdout = opts.stdout || !file;
+  const stdoutWrite = opts.stdoutWrite ?? ((line: string) => void process.stdout.write(line));
+  const destination = {
+    write(json: string): void {
+      let line: string;
+      try {
+        line = formatRecord(JSON.parse(maskSecrets(json, secrets)) as Record<string, unknown>);
+      } catch {
+        line = json;
+      }
+      line = maskSecrets(line, secrets);
+      try {
+        file?.write(line);
+      } catch {
+        /* a full disk must not crash the worker */
+      }
+      if (toStdout) {
+        try {
+          stdoutWrite(line);
+        } catch {
+          /* stdout closed */
+        }
+      }
+    },
+  };
+  const log = pino({ level: opts.level ?? 'info', base: undefined, redact: { paths: REDACT_PATHS, censor: REDACTED } }, destination);
+  return { log, close: () => file?.close() };
+}

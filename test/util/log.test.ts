@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createWorkerLog, formatRecord } from '../../src/util/log.js';
+import { RotatingFile } from '../../src/util/rotating-file.js';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'log-test-'));
+
+test('rotation follows Twisted LogFile: rotate before a write once the size is reached, keep maxRotatedFiles', () => {
+  const dir = tmp();
+  const f = new RotatingFile(path.join(dir, 'twistd.log'), 10, 2);
+  for (const s of ['aaaaaaaaaa', 'bbbbb', 'bbbbb', 'ccccccccccc', 'dd']) f.write(s);
+  f.close();
+  assert.equal(fs.readFileSync(path.join(dir, 'twistd.log'), 'utf8'), 'dd');
+  assert.equal(fs.readFileSync(path.join(dir, 'twistd.log.1'), 'utf8'), 'ccccccccccc');
+  assert.equal(fs.readFileSync(path.join(dir, 'twistd.log.2'), 'utf8'), 'bbbbbbbbbb');
+  assert.ok(!fs.existsSync(path.join(dir, 'twistd.log.3')), 'the oldest file is dropped');
+});
+
+test('unlimited rotated files when maxRotatedFiles is null; an existing file keeps its size', () => {
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, 'twistd.log'), '12345');
+  const f = new RotatingFile(path.join(dir, 'twistd.log'), 5, null);
+  for (let i = 0; i < 4; i++) f.write('xxxxx');
+  f.close();
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['twistd.log', 'twistd.log.1', 'twistd.log.2', 'twistd.log.3', 'twistd.log.4']);
+  assert.equal(fs.readFileSync(path.join(dir, 'twistd.log.4'), 'utf8'), '12345');
+});
+
+test('twistd.log gets Twisted-style text lines; stdout too when asked', () => {
+  const dir = tmp();
+  const out: string[] = [];
+  const { log, close } = createWorkerLog({ basedir: dir, stdout: true, stdoutWrite: (l) => void out.push(l) });
+  log.info('message from master: attached');
+  log.child({ protocol: 'pb' }).warn({ attempt: 3 }, 'will retry in 5 seconds');
+  close();
+  const text = fs.readFileSync(path.join(dir, 'twistd.log'), 'utf8');
+  assert.match(text, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} \[-\] message from master: attached\n/);
+  assert.match(text, /\[pb\] will retry in 5 seconds \(attempt=3\)\n$/);
+  assert.equal(out.join(''), text);
+});
+
+test('the password is redacted from fields and masked in free text', () => {
+  const dir = tmp();
+  const { log, close } = createWorkerLog({ basedir: dir, secrets: ['s3cret"pw'] });
+  log.info({ password: 's3cret"pw', config: { password: 'x' } }, 'login as w1 with s3cret"pw');
+  log.error({ err: new Error('bad s3cret"pw') }, 'failed');
+  close();
+  const text = fs.readFileSync(path.join(dir, 'twistd.log'), 'utf8');
+  assert.ok(!text.includes('s3cret'), text);
+  assert.ok(text.includes('<redacted>'));
+  assert.match(text, /failed\n\tError: bad <redacted>/);
+});
+
+test('formatRecord keeps extra fields and uses the system binding', () => {
+  const line = formatRecord({ level: 30, time: 0, msg: 'hello', system: 'command 3', rc: 0 });
+  assert.match(line, /\[command 3\] hello \(rc=0\)\n$/);
+});

@@ -1,0 +1,196 @@
+import type { Clock, TimerHandle } from '../../util/clock.js';
+import type { LogChunk, UpdateEntry } from '../update.js';
+
+/**
+ * The update queue of one command (`../shared/protocol/msgpack.md` §7; Python
+ * `util/buffer_manager.py BufferManager`). Entries are queued; consecutive log entries of
+ * the same stream (same logfile name) are merged. The queue is sent when adding an entry
+ * would exceed `bufferSize` (cost: text length + 8 × (newlines + times) for log entries,
+ * 20 for others), `bufferTimeout` seconds after its first entry, or on `flush()`. An
+ * entry bigger than `bufferSize` is sent on its own, cut at line boundaries.
+ *
+ * Difference from Python (issue #7292, reference §1.18 item 2): when nothing was sent for
+ * `bufferTimeout` seconds (in particular the first output of a command: its header),
+ * the queue goes out after `promptDelayMs` instead of waiting the full timeout. Under
+ * sustained output the rate stays at one update per `bufferTimeout`.
+ *
+ * Sends are serialized: a batch is handed to `send` only after the previous one settled,
+ * so updates reach the master in order. A failed send is reported to `onSendError` and
+ * does not stop later sends (Python logs `_ack_failed` and goes on).
+ *
+ * The buffer takes ownership of the chunks it is given (their arrays are extended in place
+ * when merging).
+ */
+export interface UpdateBufferOptions {
+  send: (entries: UpdateEntry[]) => Promise<void>;
+  clock: Clock;
+  /** Bytes-ish cost at which the queue is sent. */
+  bufferSize: number;
+  /** Seconds after the first queued entry at which the queue is sent. */
+  bufferTimeout: number;
+  /** Delay before sending the first entries after a quiet period (ms, default 0: the next timer turn). */
+  promptDelayMs?: number;
+  onSendError?: (err: unknown) => void;
+}
+
+const STATUS_COST = 20;
+const INDEX_COST = 8;
+
+function chunkCost(chunk: LogChunk): number {
+  return codePointLength(chunk) + INDEX_COST * (chunk.newlines.length + chunk.times.length);
+}
+
+/** Chunks always end with "\n", so the last newline index + 1 is the length in code points. */
+function codePointLength(chunk: LogChunk): number {
+  const n = chunk.newlines.length;
+  return n > 0 ? chunk.newlines[n - 1]! + 1 : chunk.text.length;
+}
+
+export function entryCost(entry: UpdateEntry): number {
+  return entry.kind === 'status' ? STATUS_COST : chunkCost(entry.chunk);
+}
+
+function sameLog(a: UpdateEntry, b: UpdateEntry): boolean {
+  if (a.kind === 'output' && b.kind === 'output') return a.stream === b.stream;
+  if (a.kind === 'logfile' && b.kind === 'logfile') return a.name === b.name;
+  return false;
+}
+
+/** Append `next` to `into` (same stream), shifting its indexes by `into`'s code-point length. */
+function mergeChunk(into: LogChunk, next: LogChunk): LogChunk {
+  const shift = codePointLength(into);
+  const newlines = into.newlines;
+  for (const i of next.newlines) newlines.push(i + shift);
+  const times = into.times;
+  for (const t of next.times) times.push(t);
+  return { text: into.text + next.text, newlines, times };
+}
+
+/** Cut a log chunk into pieces of whole lines each costing at most `limit` (at least one line per piece). */
+export function splitChunk(chunk: LogChunk, limit: number): LogChunk[] {
+  const pieces: LogChunk[] = [];
+  const { text, newlines, times } = chunk;
+  let line = 0; // first line of the current piece
+  let unitStart = 0; // UTF-16 start of the current piece in text
+  let unitPos = 0; // UTF-16 index of the last scanned "\n" + 1
+  while (line < newlines.length) {
+    const cpStart = line === 0 ? 0 : newlines[line - 1]! + 1;
+    let end = line; // last line included (inclusive)
+    unitPos = text.indexOf('\n', unitStart) + 1;
+    for (;;) {
+      const nextEnd = end + 1;
+      if (nextEnd >= newlines.length) break;
+      const cost = newlines[nextEnd]! + 1 - cpStart + 2 * INDEX_COST * (nextEnd - line + 1);
+      if (cost > limit) break;
+      end = nextEnd;
+      unitPos = text.indexOf('\n', unitPos) + 1;
+    }
+    pieces.push({
+      text: text.slice(unitStart, unitPos),
+      newlines: newlines.slice(line, end + 1).map((i) => i - cpStart),
+      times: times.slice(line, end + 1),
+    });
+    unitStart = unitPos;
+    line = end + 1;
+  }
+  return pieces;
+}
+
+export class UpdateBuffer {
+  private queue: UpdateEntry[] = [];
+  private queuedCost = 0;
+  private timer: TimerHandle | undefined;
+  private lastSendAt = Number.NEGATIVE_INFINITY;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly o: UpdateBufferOptions;
+
+  constructor(options: UpdateBufferOptions) {
+    this.o = options;
+  }
+
+  /** Cost of what is queued now. */
+  get cost(): number {
+    return this.queuedCost;
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  append(entry: UpdateEntry): void {
+    const cost = entryCost(entry);
+    const size = this.o.bufferSize;
+    if (cost <= size - this.queuedCost) {
+      this.enqueue(entry, cost);
+      return;
+    }
+    this.sendQueue();
+    if (cost <= size) {
+      this.enqueue(entry, cost);
+      return;
+    }
+    if (entry.kind === 'status') {
+      this.dispatch([entry]);
+      return;
+    }
+    for (const chunk of splitChunk(entry.chunk, size)) {
+      this.dispatch([entry.kind === 'output' ? { kind: 'output', stream: entry.stream, chunk } : { kind: 'logfile', name: entry.name, chunk }]);
+    }
+  }
+
+  /** Send whatever is queued; resolves when every send so far has settled. */
+  flush(): Promise<void> {
+    this.sendQueue();
+    return this.chain;
+  }
+
+  /** Forget the queue and the timer (the command's connection is gone). */
+  discard(): void {
+    this.cancelTimer();
+    this.queue = [];
+    this.queuedCost = 0;
+  }
+
+  private enqueue(entry: UpdateEntry, cost: number): void {
+    const last = this.queue[this.queue.length - 1];
+    if (last && entry.kind !== 'status' && sameLog(last, entry) && last.kind !== 'status') {
+      const chunk = mergeChunk(last.chunk, entry.chunk);
+      this.queue[this.queue.length - 1] = last.kind === 'output' ? { kind: 'output', stream: last.stream, chunk } : { kind: 'logfile', name: last.name, chunk };
+    } else {
+      this.queue.push(entry);
+    }
+    this.queuedCost += cost;
+    if (!this.timer) {
+      const now = this.o.clock.now();
+      const timeoutMs = Math.max(0, this.o.bufferTimeout * 1000);
+      const quiet = now - this.lastSendAt >= timeoutMs;
+      this.timer = this.o.clock.setTimeout(() => {
+        this.timer = undefined;
+        this.sendQueue();
+      }, quiet ? Math.min(this.o.promptDelayMs ?? 0, timeoutMs) : timeoutMs);
+    }
+  }
+
+  private cancelTimer(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  private sendQueue(): void {
+    this.cancelTimer();
+    if (this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    this.queuedCost = 0;
+    this.dispatch(batch);
+  }
+
+  private dispatch(batch: UpdateEntry[]): void {
+    this.lastSendAt = this.o.clock.now();
+    this.chain = this.chain.then(() =>
+      this.o.send(batch).catch((err: unknown) => {
+        this.o.onSendError?.(err);
+      }),
+    );
+  }
+}

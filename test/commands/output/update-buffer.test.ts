@@ -1,0 +1,153 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { splitChunk, UpdateBuffer, entryCost } from '../../../src/commands/output/update-buffer.js';
+import type { LogChunk, UpdateEntry } from '../../../src/commands/update.js';
+import { ManualClock } from '../../../src/util/clock.js';
+
+function chunk(text: string, time = 0): LogChunk {
+  const newlines: number[] = [];
+  [...text].forEach((c, i) => c === '\n' && newlines.push(i));
+  return { text, newlines, times: newlines.map(() => time) };
+}
+const out = (stream: 'stdout' | 'stderr' | 'header', text: string): UpdateEntry => ({ kind: 'output', stream, chunk: chunk(text) });
+
+function setup(bufferSize = 1000, bufferTimeout = 5) {
+  const clock = new ManualClock();
+  const sent: UpdateEntry[][] = [];
+  let gate: Promise<void> | undefined;
+  const buf = new UpdateBuffer({
+    clock,
+    bufferSize,
+    bufferTimeout,
+    send: async (entries) => {
+      sent.push(entries);
+      if (gate) await gate;
+    },
+  });
+  return { clock, sent, buf, setGate: (g: Promise<void> | undefined) => (gate = g) };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+test('costs: text + 8 per index and time; 20 per status', () => {
+  assert.equal(entryCost(out('stdout', 'ab\ncd\n')), 6 + 8 * 4);
+  assert.equal(entryCost(out('stdout', '😀\n')), 2 + 16, 'code points, like Python len()');
+  assert.equal(entryCost({ kind: 'status', key: 'rc', value: 0 }), 20);
+});
+
+test('consecutive chunks of one stream merge, indexes shifted in code points', async () => {
+  const { buf, sent } = setup();
+  buf.append(out('stdout', '😀a\n'));
+  buf.append(out('stdout', 'b\n'));
+  buf.append(out('stderr', 'e\n'));
+  buf.append({ kind: 'logfile', name: 'x', chunk: chunk('1\n') });
+  buf.append({ kind: 'logfile', name: 'x', chunk: chunk('2\n') });
+  buf.append({ kind: 'logfile', name: 'y', chunk: chunk('3\n') });
+  buf.append(out('stdout', 'c\n'));
+  await buf.flush();
+  assert.equal(sent.length, 1);
+  assert.deepEqual(sent[0], [
+    { kind: 'output', stream: 'stdout', chunk: { text: '😀a\nb\n', newlines: [2, 4], times: [0, 0] } },
+    { kind: 'output', stream: 'stderr', chunk: chunk('e\n') },
+    { kind: 'logfile', name: 'x', chunk: { text: '1\n2\n', newlines: [1, 3], times: [0, 0] } },
+    { kind: 'logfile', name: 'y', chunk: chunk('3\n') },
+    { kind: 'output', stream: 'stdout', chunk: chunk('c\n') },
+  ]);
+});
+
+test('the first output goes out promptly; later output waits bufferTimeout after its first entry', async () => {
+  const { buf, sent, clock } = setup();
+  buf.append(out('header', 'h\n'));
+  buf.append(out('header', 'i\n'));
+  assert.equal(sent.length, 0);
+  clock.advance(0);
+  await tick();
+  assert.equal(sent.length, 1, 'sent on the next timer turn, both header lines together');
+  assert.equal(sent[0]![0]!.kind === 'output' && sent[0]![0]!.chunk.text, 'h\ni\n');
+  clock.advance(1000);
+  buf.append(out('stdout', 'o\n'));
+  clock.advance(4999);
+  await tick();
+  assert.equal(sent.length, 1, 'not before 5 s after the first entry');
+  clock.advance(1);
+  await tick();
+  assert.equal(sent.length, 2);
+  clock.advance(6000);
+  buf.append(out('stdout', 'p\n'));
+  clock.advance(0);
+  await tick();
+  assert.equal(sent.length, 3, 'after a quiet period output is prompt again');
+  assert.equal(clock.pending, 0);
+});
+
+test('reaching bufferSize sends the queue first', async () => {
+  const { buf, sent } = setup(100);
+  buf.append(out('stdout', 'a'.repeat(49) + '\n')); // 50 + 16
+  buf.append({ kind: 'status', key: 'rc', value: 0 }); // 86
+  buf.append(out('stderr', 'b'.repeat(9) + '\n')); // 26 > 14 left
+  await tick();
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0]!.length, 2);
+  await buf.flush();
+  assert.equal(sent.length, 2);
+});
+
+test('an entry bigger than bufferSize is sent alone, cut at line boundaries', async () => {
+  const { buf, sent } = setup(100);
+  buf.append({ kind: 'status', key: 'a', value: 1 });
+  const lines = Array.from({ length: 10 }, (_, i) => `line ${i} ${'x'.repeat(10)}\n`).join(''); // 18 chars + 16 per line: two lines per piece
+  buf.append({ kind: 'logfile', name: 'big', chunk: chunk(lines, 7) });
+  await buf.flush();
+  assert.deepEqual(sent[0], [{ kind: 'status', key: 'a', value: 1 }]);
+  const pieces = sent.slice(1).map((b) => {
+    assert.equal(b.length, 1);
+    const e = b[0]!;
+    assert.ok(e.kind === 'logfile' && e.name === 'big');
+    return e.chunk;
+  });
+  assert.equal(pieces.map((p) => p.text).join(''), lines);
+  for (const p of pieces) {
+    assert.ok(entryCost({ kind: 'logfile', name: 'big', chunk: p }) <= 100);
+    assert.deepEqual(p, chunk(p.text, 7));
+  }
+  assert.equal(pieces.length, 5);
+});
+
+test('splitChunk keeps a single line larger than the limit whole', () => {
+  const c = chunk('a'.repeat(100) + '\nb\n');
+  const parts = splitChunk(c, 50);
+  assert.deepEqual(parts.map((p) => p.text), ['a'.repeat(100) + '\n', 'b\n']);
+  assert.deepEqual(parts[1]!.newlines, [1]);
+});
+
+test('sends are serialized and flush waits for delivery; a failed send does not stop the next', async () => {
+  const clock = new ManualClock();
+  const events: string[] = [];
+  let release!: () => void;
+  const first = new Promise<void>((r) => (release = r));
+  let n = 0;
+  const errors: unknown[] = [];
+  const buf = new UpdateBuffer({
+    clock,
+    bufferSize: 30,
+    bufferTimeout: 5,
+    onSendError: (e) => errors.push(e),
+    send: async (entries) => {
+      const i = n++;
+      events.push(`start ${i}`);
+      if (i === 0) await first;
+      if (i === 1) throw new Error('lost');
+      events.push(`end ${i} ${entries.length}`);
+    },
+  });
+  buf.append({ kind: 'status', key: 'a', value: 1 });
+  buf.append({ kind: 'status', key: 'b', value: 2 }); // over 30: a is sent
+  buf.append({ kind: 'status', key: 'c', value: 3 }); // b is sent
+  const flushed = buf.flush().then(() => events.push('flushed'));
+  await tick();
+  assert.deepEqual(events, ['start 0']);
+  release();
+  await flushed;
+  assert.deepEqual(events, ['start 0', 'end 0 1', 'start 1', 'start 2', 'end 2 1', 'flushed']);
+  assert.equal(errors.length, 1);
+});

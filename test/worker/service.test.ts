@@ -1,0 +1,260 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { AuthError, ConnectionError } from '../../src/errors.js';
+import { ManualClock } from '../../src/util/clock.js';
+import { WorkerBot } from '../../src/worker/bot.js';
+import { WorkerService, type ServiceEnd } from '../../src/worker/service.js';
+import type { Session, SessionFactory, SessionOptions } from '../../src/worker/session.js';
+import { FakeRunner, memoryLogger } from './fakes.js';
+
+const settle = async () => {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+};
+
+class FakeSession implements Session {
+  readonly closed: Promise<Error | undefined>;
+  private resolveClosed!: (e: Error | undefined) => void;
+  closeCalls = 0;
+  shutdownRequests = 0;
+  constructor(private readonly canShutdown = true) {
+    this.closed = new Promise((r) => (this.resolveClosed = r));
+  }
+  async requestShutdown(): Promise<boolean> {
+    this.shutdownRequests++;
+    return this.canShutdown;
+  }
+  close(reason?: Error): void {
+    this.closeCalls++;
+    this.resolveClosed(reason);
+  }
+  /** The connection drops. */
+  drop(): void {
+    this.resolveClosed(new ConnectionError('connection reset'));
+  }
+}
+
+/** A SessionFactory whose every call waits for the test to decide. */
+class FakeFactory {
+  calls: Array<{ opts: SessionOptions; signal?: AbortSignal; resolve: (s: Session) => void; reject: (e: Error) => void }> = [];
+  readonly factory: SessionFactory = (opts, signal) =>
+    new Promise<Session>((resolve, reject) => {
+      this.calls.push({ opts, signal, resolve, reject });
+      signal?.addEventListener('abort', () => reject(new ConnectionError('aborted', 'ERR_ABORTED')));
+    });
+  get last() {
+    return this.calls[this.calls.length - 1]!;
+  }
+}
+
+function setup(opts: { maxRetries?: number | null; maxDelaySeconds?: number } = {}) {
+  const clock = new ManualClock();
+  const runner = new FakeRunner();
+  const { log, messages } = memoryLogger();
+  const basedir = fs.mkdtempSync(path.join(os.tmpdir(), 'svc-test-'));
+  const bot = new WorkerBot(basedir, runner, { log, commandVersions: {}, environ: {} });
+  const factory = new FakeFactory();
+  const service = new WorkerService({
+    sessionFactory: factory.factory, transport: { host: 'bm', port: 9989 }, workername: 'w', password: 'pw', keepaliveSeconds: 600,
+    bot, runner, clock, log, random: () => 0, ...opts,
+  });
+  let ended: ServiceEnd | undefined;
+  const done = service.run().then((e) => (ended = e));
+  return { clock, runner, messages, bot, factory, service, done, ended: () => ended };
+}
+
+test('failed attempts back off with Twisted delays (1.5, 2.25, 3.375 s ...)', async () => {
+  const t = setup();
+  await settle();
+  assert.equal(t.factory.calls.length, 1);
+  assert.equal(t.factory.last.opts.workername, 'w');
+  assert.equal(t.factory.last.opts.handlers, t.bot);
+  for (const [i, delayMs] of [1500, 2250, 3375].entries()) {
+    t.factory.last.reject(new ConnectionError('refused'));
+    await settle();
+    assert.ok(t.messages().includes(`Scheduling retry ${i + 1} to connect in ${(delayMs / 1000).toFixed(2)} seconds; will retry in ${Math.round(delayMs / 1000)} seconds`), t.messages().join('\n'));
+    t.clock.advance(delayMs - 1);
+    await settle();
+    assert.equal(t.factory.calls.length, i + 1, 'not before the delay');
+    t.clock.advance(1);
+    await settle();
+    assert.equal(t.factory.calls.length, i + 2);
+  }
+  t.service.stop();
+  await t.done;
+  assert.equal(t.ended(), 'stopped');
+});
+
+test('a successful login resets the backoff; a lost connection retries as attempt 1', async () => {
+  const t = setup();
+  await settle();
+  for (let i = 0; i < 3; i++) {
+    t.factory.last.reject(new ConnectionError('refused'));
+    await settle();
+    t.clock.advance(60_000);
+    await settle();
+  }
+  const s = new FakeSession();
+  t.factory.last.resolve(s);
+  await settle();
+  assert.ok(t.service.connected);
+  assert.ok(t.messages().includes('Connected to buildmaster; worker is ready'));
+  s.drop();
+  await settle();
+  assert.ok(!t.service.connected);
+  assert.ok(t.messages().some((m) => m.startsWith('Lost connection to the master: connection reset')));
+  const calls = t.factory.calls.length;
+  t.clock.advance(1500);
+  await settle();
+  assert.equal(t.factory.calls.length, calls + 1);
+  t.service.stop();
+  await t.done;
+});
+
+test('maxretries failures in a row end the loop with gave-up', async () => {
+  const t = setup({ maxRetries: 3 });
+  await settle();
+  for (let i = 0; i < 3; i++) {
+    t.factory.last.reject(new ConnectionError('refused'));
+    await settle();
+    t.clock.advance(10_000);
+    await settle();
+  }
+  await t.done;
+  assert.equal(t.ended(), 'gave-up');
+  assert.equal(t.factory.calls.length, 3);
+  assert.ok(t.messages().includes('giving up: 3 connection attempt(s) in a row failed (maxretries = 3)'));
+});
+
+test('a refused login is logged clearly and retried', async () => {
+  const t = setup();
+  await settle();
+  t.factory.last.reject(new AuthError('login refused'));
+  await settle();
+  assert.ok(t.messages().some((m) => m.startsWith('unauthorized login; check worker name and password')));
+  t.clock.advance(1500);
+  await settle();
+  assert.equal(t.factory.calls.length, 2);
+  t.service.stop();
+  await t.done;
+});
+
+test('maxdelay caps the wait', async () => {
+  const t = setup({ maxDelaySeconds: 2 });
+  await settle();
+  for (let i = 0; i < 4; i++) {
+    t.factory.last.reject(new ConnectionError('refused'));
+    await settle();
+    t.clock.advance(2000);
+    await settle();
+  }
+  assert.equal(t.factory.calls.length, 5);
+  t.service.stop();
+  await t.done;
+});
+
+test('stop while waiting to retry or while connecting ends at once', async () => {
+  const t = setup();
+  await settle();
+  t.factory.last.reject(new ConnectionError('refused'));
+  await settle();
+  t.service.stop();
+  await t.done;
+  assert.equal(t.ended(), 'stopped');
+
+  const u = setup();
+  await settle();
+  u.service.stop();
+  await u.done;
+  assert.ok(u.factory.last.signal?.aborted, 'the pending connect is aborted');
+});
+
+test('stop while idle closes the session; with running commands it drains first', async () => {
+  const t = setup();
+  await settle();
+  const s = new FakeSession();
+  t.factory.last.resolve(s);
+  await settle();
+  t.runner.runningCount = 2;
+  t.service.stop();
+  await settle();
+  assert.equal(s.shutdownRequests, 1, 'the master is asked not to start new builds');
+  assert.equal(s.closeCalls, 0, 'running commands are not killed');
+  assert.equal(t.ended(), undefined);
+  t.runner.finishAll();
+  await settle();
+  assert.equal(s.closeCalls, 1);
+  await t.done;
+  assert.equal(t.ended(), 'stopped');
+  assert.deepEqual(t.runner.interruptAlls, []);
+});
+
+test('a second stop interrupts running commands at once', async () => {
+  const t = setup();
+  await settle();
+  const s = new FakeSession();
+  t.factory.last.resolve(s);
+  await settle();
+  t.runner.runningCount = 1;
+  t.service.stop();
+  await settle();
+  t.service.stop();
+  await settle();
+  assert.deepEqual(t.runner.interruptAlls, ['worker stopping']);
+  assert.equal(s.closeCalls, 1);
+  t.runner.finishAll();
+  await t.done;
+  assert.equal(t.ended(), 'stopped');
+});
+
+test('the master\'s shutdown closes the session after 0.2 s and ends the loop', async () => {
+  const t = setup();
+  await settle();
+  const s = new FakeSession();
+  t.factory.last.resolve(s);
+  await settle();
+  t.bot.shutdown();
+  t.clock.advance(199);
+  await settle();
+  assert.equal(s.closeCalls, 0);
+  t.clock.advance(1);
+  await t.done;
+  assert.equal(t.ended(), 'master-shutdown');
+  assert.equal(t.factory.calls.length, 1, 'no reconnect');
+});
+
+test('gracefulShutdown asks the master; without a connection it stops now; msgpack drains locally', async () => {
+  const t = setup();
+  await settle();
+  const s = new FakeSession();
+  t.factory.last.resolve(s);
+  await settle();
+  await t.service.gracefulShutdown();
+  assert.equal(s.shutdownRequests, 1);
+  assert.ok(t.messages().includes('Telling the master we want to shutdown after any running builds are finished'));
+  assert.equal(s.closeCalls, 0, 'the master decides when');
+  t.bot.shutdown();
+  t.clock.advance(200);
+  await t.done;
+
+  const u = setup();
+  await settle();
+  await u.service.gracefulShutdown();
+  await u.done;
+  assert.ok(u.messages().includes('No active connection, shutting down NOW'));
+
+  const m = setup();
+  await settle();
+  const ms = new FakeSession(false);
+  m.factory.last.resolve(ms);
+  await settle();
+  m.runner.runningCount = 1;
+  await m.service.gracefulShutdown();
+  await settle();
+  assert.equal(ms.closeCalls, 0);
+  m.runner.finishAll();
+  await m.done;
+  assert.equal(ms.closeCalls, 1);
+});

@@ -34,7 +34,7 @@ export const MAX_BANANA_STRING_BYTES = 640 * 1024;
 /** Most elements in one list, the same SIZE_LIMIT (§2.4). */
 export const MAX_BANANA_LIST_LENGTH = 640 * 1024;
 /**
- * Deepest list nesting accepted. Twisted has no such limit, but its jelly layer recurses and
+ * Deepest list nesting accepted (a top-level list is depth 1). Twisted has no such limit, but its jelly layer recurses and
  * Python gives up near 1000 frames; Buildbot's deepest values are a dozen lists deep.
  * It keeps a hostile peer from driving this side's recursive consumers off the stack.
  */
@@ -226,10 +226,10 @@ export class BananaDecoder {
         if (value > MAX_BANANA_LIST_LENGTH) {
           throw new ProtocolError(`banana list of ${value} elements exceeds ${MAX_BANANA_LIST_LENGTH}`, BananaErrorCode.listLength);
         }
-        if (value === 0) return this.complete([]);
         if (this.stack.length >= MAX_BANANA_DEPTH) {
           throw new ProtocolError(`banana lists nested deeper than ${MAX_BANANA_DEPTH}`, BananaErrorCode.depth);
         }
+        if (value === 0) return this.complete([]);
         this.stack.push({ items: [], remaining: Number(value) });
         return undefined;
       }

@@ -3,6 +3,7 @@ import { TimeoutError } from '../errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { EventQueue, type MasterEvent } from './events.js';
 import { MsgpackListener, type ListenerContext } from './msgpack-listener.js';
+import { PbListener } from './pb-listener.js';
 import type { WorkerConnection } from './worker-connection.js';
 import type { BuilderConfig, WorkerHandle } from './worker-handle.js';
 
@@ -16,10 +17,7 @@ import type { BuilderConfig, WorkerHandle } from './worker-handle.js';
 export interface TestMasterOptions {
   /** Worker name → password. */
   workers: Record<string, string>;
-  /**
-   * PB port; 0 (default) = ephemeral, null = do not listen. Not served yet: the PB side
-   * waits for the banana/jelly codecs (src/protocol/banana.ts, jelly.ts); `pbPort` stays 0.
-   */
+  /** PB (Perspective Broker) port; 0 (default) = ephemeral, null = do not listen. */
   pbPort?: number | null;
   /** msgpack WebSocket port; 0 (default) = ephemeral, null = do not listen. */
   msgpackPort?: number | null;
@@ -55,6 +53,7 @@ export class TestMaster extends EventEmitter {
   private readonly everAttached: WorkerConnection[] = [];
   private commandCounter = 0;
   private msgpack?: MsgpackListener;
+  private pb?: PbListener;
   private closed = false;
   readonly ctx: ListenerContext;
 
@@ -85,6 +84,10 @@ export class TestMaster extends EventEmitter {
   /** Bind the configured ports. Use `startTestMaster` instead of calling this directly. */
   async listen(): Promise<void> {
     const host = this.options.host ?? '127.0.0.1';
+    if (this.options.pbPort !== null) {
+      this.pb = await PbListener.listen(host, this.options.pbPort ?? 0, this.ctx);
+      this.pbPort = this.pb.port;
+    }
     if (this.options.msgpackPort !== null) {
       this.msgpack = await MsgpackListener.listen(host, this.options.msgpackPort ?? 0, this.ctx);
       this.msgpackPort = this.msgpack.port;
@@ -159,7 +162,7 @@ export class TestMaster extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([this.msgpack?.close()]);
+    await Promise.all([this.msgpack?.close(), this.pb?.close()]);
     this.emit('close');
   }
 

@@ -13,6 +13,12 @@ import type { CommandArgs } from '../../commands/context.js';
 export const PATH_KEYS = ['workdir', 'path', 'from_path', 'to_path'] as const;
 
 /**
+ * Transfer commands carry the step's `workdir`/`workersrc`/`workerdest` as leftovers next
+ * to the joined `path` (§5, §13.4): only `path` is theirs, the leftovers stay untouched.
+ */
+const TRANSFER_COMMANDS = new Set(['upload_file', 'uploadFile', 'upload_directory', 'uploadDirectory', 'download_file', 'downloadFile']);
+
+/**
  * Python `os.path.join(basedir, p)`: an absolute `p` wins, otherwise plain concatenation
  * with one separator and no normalisation (`..` stays, as the OS would resolve it).
  */
@@ -29,13 +35,14 @@ export function joinBasedir(basedir: string, p: string, pathApi: path.PlatformPa
  * `writer`/`reader` keys (the channel carries them). Values of the wrong type are left
  * for the command to reject.
  */
-export function resolveMsgpackArgs(args: CommandArgs, basedir: string, pathApi: path.PlatformPath = path): CommandArgs {
+export function resolveMsgpackArgs(commandName: string, args: CommandArgs, basedir: string, pathApi: path.PlatformPath = path): CommandArgs {
   const out: CommandArgs = {};
   for (const [key, value] of Object.entries(args)) {
     if (key === 'writer' || key === 'reader') continue;
     out[key] = value;
   }
   for (const key of PATH_KEYS) {
+    if (key === 'workdir' && TRANSFER_COMMANDS.has(commandName)) continue;
     const v = out[key];
     if (typeof v === 'string') out[key] = joinBasedir(basedir, v, pathApi);
   }

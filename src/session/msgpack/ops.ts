@@ -88,7 +88,7 @@ export class WorkerOps {
     if (!isMap(msg.args)) throw new CommandError(`start_command: "args" must be a map`, 'ERR_BAD_ARGS');
     if (this.channels.has(commandId)) throw new CommandError(`command ${commandId} is already running`, 'ERR_DUPLICATE_COMMAND');
     const builderName = typeof msg.builder_name === 'string' ? msg.builder_name : undefined;
-    const args = resolveMsgpackArgs(msg.args, this.ctx.handlers.basedir);
+    const args = resolveMsgpackArgs(commandName, msg.args, this.ctx.handlers.basedir);
     const channel = new MsgpackCommandChannel(this.ctx.peer(), commandId, commandName, this.ctx.log, this.readBug, (id) => this.channels.delete(id));
     this.channels.set(commandId, channel);
     try {

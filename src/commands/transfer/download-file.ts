@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { CommandError } from '../../errors.js';
+import type { Command, CommandArgs, CommandContext, RemoteReader } from '../context.js';
+import { optionalIntArg, positiveIntArg, requireArgs, stringArg } from '../fs/args.js';
+import { osErrorOf } from '../fs/os-error.js';
+import { StoppedError, untilAborted } from '../fs/watchdog.js';
+import { blockSizeFor } from './limits.js';
+import { errorText, finishTransfer, maxsizeText } from './outcome.js';
+
+/**
+ * `downloadFile` / `download_file` (Python `WorkerFileDownloadCommand`): reads the
+ * master's file in blocks of at most `blocksize` into a temporary file next to `path`,
+ * applies `mode` to it, and renames it over `path` only when everything arrived. So,
+ * unlike Python, a failed, interrupted or over-`maxsize` download leaves no partial file
+ * and the old `path` (if any) untouched, and `mode` is in place before the name appears.
+ * A read answered with null or no bytes is the end of the file (msgpack masters always
+ * answer null, see msgpack.md §9). With `mode` null an existing file's mode is kept, as
+ * Python's truncate-in-place does.
+ */
+export function downloadFileCommand(args: CommandArgs): Command {
+  const name = 'WorkerFileDownloadCommand';
+  requireArgs(name, args, ['path', 'blocksize']);
+  const path = stringArg(name, args, 'path');
+  const blockSize = blockSizeFor(positiveIntArg(name, args, 'blocksize'));
+  const maxsize = optionalIntArg(name, args, 'maxsize');
+  const mode = optionalIntArg(name, args, 'mode');
+  return { run: (ctx) => downloadFile(ctx, path, blockSize, maxsize, mode) };
+}
+
+/** A failure of the local file, reported with Python's wording where Python has one. */
+class LocalFileError extends CommandError {
+  constructor(message: string) {
+    super(message, 'ERR_DOWNLOAD_FILE');
+  }
+}
+
+/** The master's reader failed or broke its contract. */
+class RemoteReadError extends CommandError {
+  constructor(message: string) {
+    super(message, 'ERR_REMOTE_READ');
+  }
+}
+
+async function downloadFile(
+  ctx: CommandContext,
+  path: string,
+  blockSize: number,
+  maxsize: number | null,
+  mode: number | null,
+): Promise<void> {
+  const reader = ctx.reader();
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.download`);
+  let file: FileHandle | undefined;
+  let stderr: string | undefined;
+  let complete = false;
+  try {
+    file = await createTemp(path, temp, mode);
+    stderr = await receive(ctx, reader, file, path, blockSize, maxsize);
+    await file.close().catch(rethrowAs(`Cannot write file '${path}' for download`));
+    file = undefined;
+    if (!stderr) {
+      await rename(temp, path).catch(rethrowAs(`Cannot write file '${path}' for download`));
+      complete = true;
+    }
+  } catch (err) {
+    if (err instanceof StoppedError) stderr = undefined;
+    else if (err instanceof LocalFileError) stderr = err.message;
+    else if (err instanceof RemoteReadError) stderr = `Download of '${path}' failed: ${err.message}`;
+    else throw err;
+  } finally {
+    await file?.close().catch(() => undefined);
+    if (!complete) await unlink(temp).catch(() => undefined);
+  }
+  // Python always closes the reader; after an interrupt nobody may answer any more.
+  if (ctx.signal.aborted) void reader.close().catch(() => undefined);
+  else {
+    await untilAborted(reader.close(), ctx.signal).catch((err: unknown) =>
+      ctx.log.debug({ commandId: ctx.commandId, err }, 'ignoring error from remote close()'),
+    );
+  }
+  finishTransfer(ctx, complete ? 0 : 1, stderr);
+}
+
+function rethrowAs(text: string): (err: unknown) => never {
+  return (err: unknown) => {
+    const os = osErrorOf(err);
+    if (!os) throw err;
+    throw new LocalFileError(`${text}: ${os.strerror}`);
+  };
+}
+
+/** Create the parent directories and the temporary file, with its final mode. */
+async function createTemp(path: string, temp: string, mode: number | null): Promise<FileHandle> {
+  const cannotOpen = (err: unknown): never => {
+    if (!osErrorOf(err) && !(err instanceof LocalFileError)) throw err;
+    throw new LocalFileError(`Cannot open file '${path}' for download`);
+  };
+  await mkdir(dirname(path), { recursive: true }).catch(cannotOpen);
+  const existing = await stat(path).catch(() => undefined);
+  if (existing?.isDirectory()) cannotOpen(new LocalFileError('is a directory'));
+  const file = await open(temp, 'wx').catch(cannotOpen);
+  const finalMode = mode ?? (existing ? existing.mode & 0o7777 : null);
+  if (finalMode !== null) {
+    try {
+      await chmod(temp, finalMode);
+    } catch (err) {
+      await file.close().catch(() => undefined);
+      cannotOpen(err);
+    }
+  }
+  return file;
+}
+
+/**
+ * Read blocks until end of file, writing each while the next is being asked for.
+ * Resolves to the maxsize error text, if the file was larger than `maxsize`.
+ */
+async function receive(
+  ctx: CommandContext,
+  reader: RemoteReader,
+  file: FileHandle,
+  path: string,
+  blockSize: number,
+  maxsize: number | null,
+): Promise<string | undefined> {
+  let remaining = maxsize;
+  const ask = (length: number): Promise<Uint8Array | null> =>
+    untilAborted(
+      reader.read(length).catch((err: unknown) => {
+        throw new RemoteReadError(errorText(err));
+      }),
+      ctx.signal,
+    );
+  // At the limit, a one-byte read tells whether the file had more (Python assumes it had).
+  let next = ask(remaining === null ? blockSize : Math.max(1, Math.min(blockSize, remaining)));
+  for (;;) {
+    const data = await next;
+    if (!data || data.length === 0) return undefined;
+    if (remaining !== null && data.length > remaining) return maxsizeText(path);
+    if (data.length > blockSize) throw new RemoteReadError(`the master sent ${data.length} bytes, more than the ${blockSize} asked for`);
+    if (remaining !== null) remaining -= data.length;
+    next = ask(remaining === null ? blockSize : Math.max(1, Math.min(blockSize, remaining)));
+    // Keep the read in flight from rejecting unobserved while the write runs.
+    next.catch(() => undefined);
+    try {
+      await file.write(data);
+    } catch (err) {
+      const os = osErrorOf(err);
+      if (!os) throw err;
+      throw new LocalFileError(`Cannot write file '${path}' for download: ${os.strerror}`);
+    }
+  }
+}

@@ -124,7 +124,9 @@ export class BananaDecoder {
   dialect: Dialect;
 
   private readonly chunks: Uint8Array[] = [];
-  /** Read position in chunks[0]. */
+  /** Index in `chunks` of the chunk being read (consumed ones are dropped in batches). */
+  private head = 0;
+  /** Read position in chunks[head]. */
   private offset = 0;
 
   /** Prefix digits of the token being read (least significant first). */
@@ -157,7 +159,7 @@ export class BananaDecoder {
   /** Bytes received but not yet decoded into a complete expression's tokens. */
   get buffered(): number {
     let n = -this.offset;
-    for (const c of this.chunks) n += c.length;
+    for (let i = this.head; i < this.chunks.length; i++) n += this.chunks[i]!.length;
     return n;
   }
 
@@ -174,13 +176,14 @@ export class BananaDecoder {
     } catch (err) {
       this.failure = err instanceof ProtocolError ? err : new ProtocolError(`banana decoding failed: ${(err as Error).message}`, 'ERR_BANANA', { cause: err });
       this.chunks.length = 0;
+      this.head = 0;
       throw this.failure;
     }
   }
 
   private step(): SExp | undefined {
-    while (this.chunks.length > 0) {
-      const chunk = this.chunks[0]!;
+    while (this.head < this.chunks.length) {
+      const chunk = this.chunks[this.head]!;
       if (this.payload) {
         const n = Math.min(this.payload.length - this.filled, chunk.length - this.offset);
         this.payload.set(chunk.subarray(this.offset, this.offset + n), this.filled);
@@ -211,9 +214,15 @@ export class BananaDecoder {
 
   private advance(n: number): void {
     this.offset += n;
-    if (this.offset >= this.chunks[0]!.length) {
-      this.chunks.shift();
-      this.offset = 0;
+    if (this.offset < this.chunks[this.head]!.length) return;
+    this.offset = 0;
+    this.head += 1;
+    if (this.head === this.chunks.length) {
+      this.chunks.length = 0;
+      this.head = 0;
+    } else if (this.head >= 64 && this.head * 2 >= this.chunks.length) {
+      this.chunks.splice(0, this.head);
+      this.head = 0;
     }
   }
 

@@ -173,6 +173,17 @@ test('the capture decodes the same chunked as captured, whole, and byte by byte'
     const bytes: Uint8Array[] = [];
     for (let i = 0; i < s.bytes.length; i++) bytes.push(s.bytes.subarray(i, i + 1));
     assertSame(decodeStream(bytes), want, `conn ${s.conn} ${s.dir} byte by byte`);
+    // Every byte queued before anything is decoded.
+    const dec = new BananaDecoder('none');
+    for (const c of bytes) dec.push(c);
+    assert.equal(dec.buffered, s.bytes.length);
+    const got: SExp[] = [];
+    for (let e = dec.next(); e !== undefined; e = dec.next()) {
+      got.push(e);
+      if (got.length === 1) dec.dialect = 'pb';
+    }
+    assert.ok(dec.idle);
+    assertSame(got, want, `conn ${s.conn} ${s.dir} queued byte by byte`);
   }
 });
 

@@ -1,0 +1,167 @@
+import path from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { WORKER_VERSION } from '../worker/version.js';
+import { createWorker, tacValuesFrom, type CreateWorkerOptions } from './create-worker.js';
+import { printStdout, UsageError, type Print } from './output.js';
+import { runWorker } from './run-worker.js';
+import { startWorker } from './start.js';
+import { stopCommand, stopWorker } from './stop.js';
+import { isWorkerDir } from './worker-dir.js';
+import fs from 'node:fs';
+
+/**
+ * The `buildbot-worker` command line (`scripts/runner.py`, reference §1.1–1.2):
+ * create-worker, start, stop, restart, with Python's options, messages and exit codes.
+ */
+
+const CREATE_WORKER_DESCRIPTION = `Create and populate a directory for a new worker
+
+This command creates a buildbot worker directory and buildbot.tac
+file. The bot will use the <name> and <passwd> arguments to authenticate
+itself when connecting to the master. All commands are run in a
+build-specific subdirectory of <basedir>. <master> is a string of the
+form 'hostname[:port]', and specifies where the buildmaster can be reached.
+port defaults to 9989.
+
+The appropriate values for <name>, <passwd>, and <master> should be
+provided to you by the buildmaster administrator. You must choose <basedir>
+yourself.`;
+
+/** The basedir argument of start/stop/restart: the current directory by default, made absolute. */
+function basedirOf(args: string[]): string {
+  if (args.length > 1) throw new UsageError("I wasn't expecting so many arguments");
+  return path.resolve(args[0] ?? process.cwd());
+}
+
+/** A worker directory, or a container configured by the environment (no tac, BUILDMASTER set). */
+function checkWorkerDir(basedir: string, print: Print): boolean {
+  if (!fs.existsSync(path.join(basedir, 'buildbot.tac')) && process.env.BUILDMASTER !== undefined) return true;
+  return isWorkerDir(basedir, print);
+}
+
+export function buildProgram(print: Print, setCode: (code: number) => void): Command {
+  const program = new Command('buildbot-worker');
+  program
+    .usage('<command> [command options]')
+    .description('A Buildbot worker: connects to a buildmaster and runs the commands it sends.')
+    .version(`worker version: ${WORKER_VERSION}`, '--version', 'Display the version and exit')
+    .option('--verbose', 'log to stderr too (accepted for compatibility)')
+    .helpOption('-h, --help', 'Display this message')
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => print(s.replace(/\n$/, '')), writeErr: (s) => print(s.replace(/\n$/, '')) });
+
+  program
+    .command('create-worker')
+    .summary('Create and populate a directory for a new worker')
+    .description(CREATE_WORKER_DESCRIPTION)
+    .usage('[options] <basedir> <master> <name> <passwd>')
+    .helpOption('-h, --help', 'Display this message')
+    .argument('[args...]')
+    .option('-f, --force', 'Re-use an existing directory')
+    .option('-r, --relocatable', 'Create a relocatable buildbot.tac')
+    .option('-n, --no-logrotate', 'Do not permit buildmaster rotate logs by itself')
+    .option('--use-tls', 'Uses TLS to connect to master')
+    .option('--delete-leftover-dirs', 'Delete folders that are not required by the master on connection')
+    .option('-k, --keepalive <keepalive>', 'Interval at which keepalives should be sent (in seconds)', '600')
+    .option('--umask <umask>', 'controls permissions of generated files. Use --umask=0o22 to be world-readable', 'None')
+    .option('--maxdelay <maxdelay>', 'Maximum time between connection attempts', '300')
+    .option('--maxretries <maxretries>', 'Maximum number of retries before worker shutdown', 'None')
+    .option('--numcpus <numcpus>', 'Number of available cpus to use on a build. ', 'None')
+    .option('-s, --log-size <log-size>', 'size at which to rotate twisted log files', '10000000')
+    .option('-l, --log-count <log-count>', 'limit the number of kept old twisted log files (None for unlimited)', '10')
+    .option('-a, --allow-shutdown <allow-shutdown>', "Allows the worker to initiate a graceful shutdown. One of 'signal' or 'file'")
+    .option('--protocol <protocol>', 'Protocol to be used when creating master-worker connection (pb or msgpack_experimental_v7)', 'pb')
+    .option('--connection-string <connection-string>', 'Twisted endpoint connection string (this will override master host[:port])')
+    .option('--proxy-connection-string <proxy-connection-string>', 'Address of HTTP proxy to tunnel through')
+    .option('-q, --quiet', 'Do not emit the commands being run')
+    .action((args: string[], o: CreateWorkerOptions & { logrotate?: boolean }) => {
+      const values = tacValuesFrom(args, { ...o, noLogrotate: o.logrotate === false });
+      setCode(createWorker(path.resolve(args[0]!), values, !!o.quiet, print));
+    });
+
+  program
+    .command('start')
+    .summary('Start a worker')
+    .description('Start a worker\n\nOperates upon the specified <basedir> (or the current directory, if not specified).')
+    .usage('[options] [<basedir>]')
+    .helpOption('-h, --help', 'Display this message')
+    .argument('[basedir...]')
+    .option('-q, --quiet', "Don't display startup log messages")
+    .option('--nodaemon', "Don't daemonize (stay in foreground)")
+    .addOption(new Option('--daemon-child').hideHelp())
+    .action(async (args: string[], o: { quiet?: boolean; nodaemon?: boolean; daemonChild?: boolean }) => {
+      const basedir = basedirOf(args);
+      if (!checkWorkerDir(basedir, print)) return setCode(1);
+      if (o.daemonChild) return setCode(await runWorker(basedir, { daemonChild: true }, print));
+      setCode(await startWorker(basedir, o, print));
+    });
+
+  program
+    .command('stop')
+    .summary('Stop a worker')
+    .description('Stop a worker\n\nOperates upon the specified <basedir> (or the current directory, if not specified).')
+    .usage('[options] [<basedir>]')
+    .helpOption('-h, --help', 'Display this message')
+    .argument('[basedir...]')
+    .option('-q, --quiet', 'Do not emit the commands being run')
+    .action(async (args: string[], o: { quiet?: boolean }) => {
+      const basedir = basedirOf(args);
+      if (!isWorkerDir(basedir, print)) return setCode(1);
+      setCode(await stopCommand(basedir, !!o.quiet, print));
+    });
+
+  program
+    .command('restart')
+    .summary('Restart a worker')
+    .description('Restart a worker\n\nOperates upon the specified <basedir> (or the current directory, if not specified).')
+    .usage('[options] [<basedir>]')
+    .helpOption('-h, --help', 'Display this message')
+    .argument('[basedir...]')
+    .option('-q, --quiet', "Don't display startup log messages")
+    .option('--nodaemon', "Don't daemonize (stay in foreground)")
+    .action(async (args: string[], o: { quiet?: boolean; nodaemon?: boolean }) => {
+      const basedir = basedirOf(args);
+      if (!isWorkerDir(basedir, print)) return setCode(1);
+      const quiet = !!o.quiet;
+      const r = await stopWorker(basedir, quiet, print);
+      if (r === 'not-running' && !quiet) print('no old worker process found to stop');
+      if (!quiet) print('now restarting worker process..');
+      setCode(await startWorker(basedir, o, print));
+    });
+
+  return program;
+}
+
+/** Run the CLI with `argv` as process.argv (node, script, args...); resolves with the exit code. */
+export async function main(argv: string[], print: Print = printStdout): Promise<number> {
+  let code = 0;
+  const program = buildProgram(print, (c) => (code = c));
+  const argv0 = argv[1] ?? 'buildbot-worker';
+  const usageError = (message: string, cmd: Command) => {
+    print(`${argv0}:  ${message}`);
+    print('');
+    print(cmd.helpInformation().replace(/\n$/, ''));
+    return 1;
+  };
+  if (argv.length <= 2) return usageError('must specify a command', program);
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      const name = argv.slice(2).find((a) => !a.startsWith('-'));
+      const sub = program.commands.find((c) => c.name() === name) ?? program;
+      const message = err.message.replace(/^error: /, '');
+      if (err.code === 'commander.unknownCommand') return usageError(message, program);
+      return usageError(message, sub);
+    }
+    if (err instanceof UsageError) {
+      const name = argv.slice(2).find((a) => !a.startsWith('-'));
+      const sub = program.commands.find((c) => c.name() === name) ?? program;
+      return usageError(err.message, sub);
+    }
+    throw err;
+  }
+  return code;
+}

@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LOG_FILE_NAME } from '../util/log.js';
+import type { Print } from './output.js';
+import { runWorker } from './run-worker.js';
+
+/** `start` waits this long for `message from master: attached` (Python's LogWatcher.TIMEOUT_DELAY). */
+export const START_TIMEOUT_MS = 10_000;
+const POLL_MS = 100;
+/** Bytes of new log read per poll, so a runaway log cannot exhaust memory. */
+const MAX_READ_BYTES = 1024 * 1024;
+
+export const ATTACHED_MARKER = 'message from master: attached';
+
+const TIMEOUT_HINT = [
+  'The worker took more than 10 seconds to start and/or connect',
+  'to the buildmaster, so we were unable to confirm that it',
+  'started and connected correctly.',
+  "Please 'tail twistd.log' and look for a line that says",
+  "'message from master: attached' to verify correct startup.",
+  "If you see a bunch of messages like 'will retry in 6 seconds',",
+  'your worker might not have the correct hostname or portnumber',
+  'for the buildmaster, or the buildmaster might not be running.',
+  'If you see messages like',
+  "   'unauthorized login; check worker name and password'",
+  'then your worker might be using the wrong botname or password.',
+  'Please correct these problems and then restart the worker.',
+].join('\n');
+
+const UNCONFIRMED_HINT = 'Unable to confirm that the worker started correctly.\nYou may need to stop it, fix the config file, and restart.';
+
+/** The script that runs this CLI (bin/worker.js), to start the daemon child with. */
+function cliScript(): string {
+  return fileURLToPath(new URL('../../../bin/worker.js', import.meta.url));
+}
+
+/**
+ * `start [--nodaemon] [-q] BASEDIR` (`scripts/start.py`, reference §1.1). In the
+ * foreground the worker runs in this process. Otherwise a detached child runs it and this
+ * process follows twistd.log until the master says `attached` (exit 0), the child dies, or
+ * 10 s pass (exit 1 with Python's hints). `--quiet` starts the daemon without following.
+ */
+export async function startWorker(basedir: string, opts: { nodaemon?: boolean; quiet?: boolean }, print: Print): Promise<number> {
+  if (opts.nodaemon) return runWorker(basedir, {}, print);
+  const logFile = path.join(basedir, LOG_FILE_NAME);
+  // Like Python's LogWatcher: make sure the file exists, then follow it from its current end.
+  let offset = 0;
+  try {
+    fs.closeSync(fs.openSync(logFile, 'a'));
+    offset = fs.statSync(logFile).size;
+  } catch {
+    /* the worker may log to stdout only (container config); the child's exit still tells */
+  }
+  const child = spawn(process.execPath, [cliScript(), 'start', '--nodaemon', '--daemon-child', basedir], {
+    cwd: basedir,
+    detached: true,
+    stdio: 'ignore',
+  });
+  let exited: number | null | undefined;
+  child.on('exit', (code) => (exited = code ?? 1));
+  child.on('error', () => (exited = 1));
+  child.unref();
+  if (opts.quiet) return 0;
+
+  print('Following twistd.log until startup finished..');
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  let pending = '';
+  for (;;) {
+    try {
+      const st = fs.statSync(logFile);
+      if (st.size < offset) offset = 0; // rotated
+      if (st.size > offset) {
+        const fd = fs.openSync(logFile, 'r');
+        try {
+          const buf = Buffer.alloc(Math.min(st.size - offset, MAX_READ_BYTES));
+          const n = fs.readSync(fd, buf, 0, buf.length, offset);
+          offset += n;
+          pending += buf.subarray(0, n).toString('utf8');
+        } finally {
+          fs.closeSync(fd);
+        }
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        for (const line of lines) {
+          print(line);
+          if (line.includes(ATTACHED_MARKER)) {
+            print('The buildbot-worker appears to have (re)started correctly.');
+            return 0;
+          }
+        }
+      }
+    } catch {
+      /* not there yet */
+    }
+    if (exited !== undefined) {
+      print(UNCONFIRMED_HINT);
+      print(`The worker process exited with code ${exited}.`);
+      return 1;
+    }
+    if (Date.now() >= deadline) {
+      print(TIMEOUT_HINT);
+      return 1;
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}

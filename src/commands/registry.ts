@@ -1,0 +1,43 @@
+import type { CommandFactory } from './context.js';
+import { fsCommandFactories } from './fs.js';
+import { shellCommandFactory } from './shell.js';
+import { transferCommandFactories } from './transfer.js';
+
+/**
+ * The commands this worker runs (Python `commands/registry.py`): `shell`, the transfers
+ * under their PB names (`uploadFile`, ...) and the snake_case names msgpack masters use
+ * (`upload_file`, ...), and the fs commands.
+ */
+export interface Registry {
+  get(name: string): CommandFactory | undefined;
+  /** Command name → version, what `getCommands` answers (every name, aliases included). */
+  versions(): Record<string, string>;
+}
+
+/**
+ * The version every command reports (Python `commands/base.py command_version`): 3.3 =
+ * `max_lines` supported, 3.2 = `failure_reason` updates on timeouts. The 3.7 Python worker
+ * said "3.1"; masters only gate features on minimum versions.
+ */
+export const COMMAND_VERSION = '3.3';
+
+/** `uploadFile` → `upload_file`. */
+export function snakeCase(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
+}
+
+export function createRegistry(): Registry {
+  const factories = new Map<string, CommandFactory>();
+  const add = (name: string, factory: CommandFactory): void => {
+    factories.set(name, factory);
+    const alias = snakeCase(name);
+    if (alias !== name) factories.set(alias, factory);
+  };
+  add('shell', shellCommandFactory);
+  for (const [name, factory] of Object.entries(transferCommandFactories)) add(name, factory);
+  for (const [name, factory] of Object.entries(fsCommandFactories)) add(name, factory);
+  return {
+    get: (name) => factories.get(name),
+    versions: () => Object.fromEntries([...factories.keys()].map((name) => [name, COMMAND_VERSION])),
+  };
+}

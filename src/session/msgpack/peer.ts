@@ -126,14 +126,16 @@ export class MsgpackPeer {
   }
 
   private transmit(q: Queued): void {
-    const seq = this.nextSeq++;
+    const seq = this.nextSeq;
     let payload: Buffer;
     try {
       payload = encodeMessage({ ...q.message, seq_number: seq });
     } catch (err) {
+      // The number is not used up: the master sees no gap.
       q.reject(new ProtocolError(`cannot encode ${q.op} request: ${(err as Error).message}`, 'ERR_MSGPACK_ENCODE', { cause: err }));
       return;
     }
+    this.nextSeq++;
     this.pending.set(seq, q);
     this.opts.send(payload);
   }

@@ -80,7 +80,8 @@ export class MemoryWriter implements RemoteWriter {
   utimes: [number, number][] = [];
   failWritesAfter = Infinity;
   failUtime = false;
-  gate: (() => Promise<void>) | undefined;
+  /** Called with each block's size; the write is answered when it resolves. */
+  gate: ((size: number) => Promise<void>) | undefined;
   inFlight = 0;
   peakInFlight = 0;
   inFlightBytes = 0;
@@ -97,7 +98,7 @@ export class MemoryWriter implements RemoteWriter {
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
     this.peakInFlightBytes = Math.max(this.peakInFlightBytes, this.inFlightBytes);
     try {
-      if (this.gate) await this.gate();
+      if (this.gate) await this.gate(data.length);
       if (this.keep) this.chunks.push(Buffer.from(data));
       this.received += data.length;
     } finally {

@@ -43,7 +43,6 @@ export class PbRemoteCommand extends Referenceable {
    * acknowledged; a malformed pair (not unpackable, num not an int) is an error answer.
    */
   private update(args: JellyValue[]): number {
-    const { run } = this;
     const updates = seq(args[0]);
     if (args.length !== 1 || !updates) {
       this.violation(`update() expects one list of [dict, num] pairs, got ${describe(args)}`);

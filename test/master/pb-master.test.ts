@@ -1,19 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { AuthError } from '../../src/errors.js';
+import { test } from 'node:test';
 import type { CommandResult } from '../../src/master/command-run.js';
 import type { MasterEvent } from '../../src/master/events.js';
 import { expectedResponse } from '../../src/master/newcred.js';
-import { REF_MARKERS } from '../../src/master/pb-connection.js';
-import { startTestMaster, type TestMaster } from '../../src/master/test-master.js';
+import { startTestMaster } from '../../src/master/test-master.js';
 import type { WorkerHandle } from '../../src/master/worker-handle.js';
 import { BananaDecoder, type SExp } from '../../src/protocol/banana.js';
-import { CopiedFailure, RemoteRef, jelly, jellyFailure, toPlain, unjelly, type JellyValue } from '../../src/protocol/jelly.js';
-import { PreJellied, RemoteCallError } from '../../src/session/pb/broker.js';
-import { PyFloat, PyTuple } from '../../src/values.js';
+import { CopiedFailure, RemoteRef, jelly, toPlain, unjelly, type JellyValue } from '../../src/protocol/jelly.js';
+import { PyTuple } from '../../src/values.js';
 import { captureChunks } from '../session/pb/fixtures.js';
-import { b, PbTestWorker, RawPbClient, word, type StartCall } from './scripted-pb-client.js';
+import { b, RawPbClient, word } from './scripted-pb-client.js';
 
 const chunks = captureChunks('pb-session.jsonl');
 const conn = (n: number) => chunks.filter((c) => c.conn === n);

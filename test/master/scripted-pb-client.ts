@@ -205,6 +205,7 @@ export class PbTestWorker {
   static async login(port: number, name: string, password: string, opts: PbTestWorkerOptions = {}): Promise<PbTestWorker> {
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const s = net.connect(port, '127.0.0.1', () => resolve(s));
+      s.setNoDelay(true);
       s.once('error', reject);
     });
     const w = new PbTestWorker(socket, opts);

@@ -144,8 +144,8 @@ describe('Watchdog', () => {
     const clock = new ManualClock();
     const parent = new AbortController();
     const dog = new Watchdog(clock, null, null, parent.signal);
-    parent.abort('lost connection');
-    assert.deepEqual(dog.reason, { kind: 'interrupted', why: 'lost connection' });
+    parent.abort(new Error('command interrupted: lost connection'));
+    assert.deepEqual(dog.reason, { kind: 'interrupted', why: 'command interrupted: lost connection' });
   });
 });
 

@@ -19,7 +19,8 @@ export class Watchdog {
   private totalTimer: TimerHandle | undefined;
   private stopReason: StopReason | undefined;
   private readonly onParentAbort = (): void => {
-    this.stop({ kind: 'interrupted', why: String(this.parent.reason ?? 'interrupted') });
+    const reason: unknown = this.parent.reason;
+    this.stop({ kind: 'interrupted', why: reason instanceof Error ? reason.message : String(reason ?? 'interrupted') });
   };
 
   constructor(

@@ -47,3 +47,11 @@ export async function waitFor<T>(check: () => T, ms = 15_000): Promise<T> {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Run the CLI to completion without blocking this process's event loop (needed when this process serves the master or is the worker's parent). */
+export async function cliRun(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string }> {
+  const run = cliAsync(args, opts);
+  const code = await run.exited;
+  await new Promise((r) => setImmediate(r));
+  return { code, stdout: run.output() };
+}

@@ -74,7 +74,6 @@ function upgrade(stream: Duplex, opts: WebSocketConnectOptions, authorization: s
       perMessageDeflate: false,
       followRedirects: false,
       maxPayload: opts.maxPayloadBytes ?? MAX_MSGPACK_MESSAGE_BYTES,
-      handshakeTimeout: opts.transport.connectTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
     });
     // The proxy tunnel hands its stream over paused; the HTTP client attaches its reader
     // on the next tick, so let the bytes flow after that.
@@ -90,6 +89,9 @@ function upgrade(stream: Duplex, opts: WebSocketConnectOptions, authorization: s
       reject(err);
     };
     const onAbort = (): void => fail(new ConnectionError('connect aborted', 'ERR_ABORTED'));
+    const timeoutMs = opts.transport.connectTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    // Our own deadline: the HTTP client's request timeout does not cover a stream it did not open.
+    const timer = setTimeout(() => fail(new ConnectionError(`the master did not complete the WebSocket upgrade within ${timeoutMs} ms`, 'ERR_WEBSOCKET_TIMEOUT')), timeoutMs);
     const onOpen = (): void => {
       if (settled) return;
       settled = true;
@@ -108,6 +110,7 @@ function upgrade(stream: Duplex, opts: WebSocketConnectOptions, authorization: s
       fail(refusalError(res.statusCode, opts.username));
     };
     function cleanup(): void {
+      clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       ws.off('open', onOpen);
       ws.off('error', onError);

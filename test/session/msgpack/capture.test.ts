@@ -260,9 +260,13 @@ test('the captured 3.7 session replays byte for byte: every request and response
   assert.equal(handlers.connectionLostCalls, 1);
 });
 
-test('capture helpers: the failure texts round-trip through CommandFailure', () => {
-  for (const f of workerRequests.filter((x) => x.message.op === 'complete' && x.message.args !== null)) {
-    const failure = failureFromText(f.message.args as string);
-    assert.match(failure.type, /\./);
-  }
+test('the captured failure texts parse back into CommandFailures with dotted type names', () => {
+  const failures = workerRequests.filter((x) => x.message.op === 'complete' && x.message.args !== null).map((f) => failureFromText(f.message.args as string));
+  assert.deepEqual(
+    failures.map((f) => [f.type, f.value]),
+    [
+      ['buildbot_worker.msgpack.RemoteWorkerError', 'FileWriter.remote_utime() takes 2 positional arguments but 3 were given'],
+      ['builtins.FileNotFoundError', "[Errno 2] No such file or directory: '/tmp/bbproto/msgpack/worker/errorbuilder/build/does-not-exist'"],
+    ],
+  );
 });

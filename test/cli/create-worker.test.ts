@@ -45,7 +45,7 @@ test('running create-worker again keeps a correct tac and writes buildbot.tac.ne
 test('--quiet prints nothing; flags and options reach the tac', () => {
   const dir = path.join(tempdir(), 'w');
   const r = cli(['create-worker', '-q', '-r', '-n', '--use-tls', '--delete-leftover-dirs', '--numcpus', '2', '-s', '500', '-l', 'None', '-a', 'file', '--protocol', 'msgpack_experimental_v7', '--proxy-connection-string', 'tcp:proxy:3128', '--maxdelay', '20', dir, '[::1]:9000', 'w', 'pw']);
-  assert.equal(r.code, 0, r.stdout);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(r.stdout, '');
   const text = fs.readFileSync(path.join(dir, 'buildbot.tac'), 'utf8');
   for (const line of ["basedir = '.'", 'rotateLength = 500', 'maxRotatedFiles = None', "buildmaster_host = '::1'", 'port = 9000', 'numcpus = 2', "allow_shutdown = 'file'", 'use_tls = 1', 'delete_leftover_dirs = 1', "proxy_connection_string = 'tcp:proxy:3128'", "protocol = 'msgpack_experimental_v7'", 'maxdelay = 20']) {

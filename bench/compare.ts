@@ -1,0 +1,118 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { startTestMaster, type TestMaster, type TestMasterOptions } from '../src/master/test-master.js';
+import type { WorkerHandle } from '../src/master/worker-handle.js';
+import { createWorker, pythonUnavailable, type ContenderId, type CreatedWorker, type Protocol, type RunningBenchWorker } from './contenders.js';
+
+/**
+ * Runs the same body for both workers on the same embedded master, one worker at a time
+ * (so they never compete for the two cores), for every protocol asked for.
+ */
+
+export interface BenchContext {
+  quick: boolean;
+  /** Scratch directory of this run. */
+  root: string;
+  protocols: Protocol[];
+  contenders: ContenderId[];
+  progress(line: string): void;
+}
+
+export interface Attached {
+  contender: ContenderId;
+  protocol: Protocol;
+  master: TestMaster;
+  handle: WorkerHandle;
+  worker: RunningBenchWorker;
+  created: CreatedWorker;
+  /** ms from spawning `start --nodaemon` to the master seeing the attach sequence finish. */
+  attachMs: number;
+  /** The `build` workdir of a builder, created. */
+  builddir(builder?: string): string;
+}
+
+export const ATTACH_TIMEOUT_MS = 60_000;
+const PASSWORD = 'bench-Secret-pw';
+
+export type PerContender<T> = Partial<Record<ContenderId, T>> & { missing?: Partial<Record<ContenderId, string>> };
+
+/** Start a created worker and wait until the master has it attached. */
+export async function attach(master: TestMaster, created: CreatedWorker, name: string, protocol: Protocol): Promise<Attached> {
+  const attached = master.waitForWorker(name, { timeoutMs: ATTACH_TIMEOUT_MS });
+  const worker = created.start();
+  let handle: WorkerHandle;
+  try {
+    handle = await attached;
+  } catch (err) {
+    await worker.stop();
+    throw new Error(`${created.contender} worker did not attach over ${protocol}: ${(err as Error).message}\n${worker.output()}`);
+  }
+  const attachMs = performance.now() - worker.startedAt;
+  const builders = handle.builders;
+  return {
+    contender: created.contender,
+    protocol,
+    master,
+    handle,
+    worker,
+    created,
+    attachMs,
+    builddir(builder = builders[0].name) {
+      const b = builders.find((x) => x.name === builder);
+      if (!b) throw new Error(`no builder ${builder}`);
+      const dir = path.join(created.basedir, b.builddir, 'build');
+      mkdirSync(dir, { recursive: true });
+      return dir;
+    },
+  };
+}
+
+/** Stop the worker and wait until the master has seen it go. */
+export async function detach(a: Attached): Promise<void> {
+  await a.worker.stop();
+  await Promise.race([a.handle.detached, new Promise((r) => setTimeout(r, 10_000))]);
+}
+
+/**
+ * For each protocol: one master, both workers created on it, then each attached in turn
+ * and `body` run with it. Results by protocol and contender.
+ */
+export async function compareOnEmbeddedMaster<T>(
+  ctx: BenchContext,
+  masterOptions: Omit<TestMasterOptions, 'workers'>,
+  body: (a: Attached) => Promise<T>,
+): Promise<Map<Protocol, PerContender<T>>> {
+  const out = new Map<Protocol, PerContender<T>>();
+  for (const protocol of ctx.protocols) {
+    const names: Record<ContenderId, string> = { ts: `ts-${protocol}`, python: `py-${protocol}` };
+    const master = await startTestMaster({
+      pbPort: protocol === 'pb' ? 0 : null,
+      msgpackPort: protocol === 'msgpack' ? 0 : null,
+      ...masterOptions,
+      workers: { [names.ts]: PASSWORD, [names.python]: PASSWORD },
+    });
+    const port = protocol === 'pb' ? master.pbPort : master.msgpackPort;
+    const results: PerContender<T> = {};
+    try {
+      for (const contender of ctx.contenders) {
+        const why = contender === 'python' ? pythonUnavailable(protocol) : undefined;
+        if (why) {
+          (results.missing ??= {})[contender] = why;
+          continue;
+        }
+        ctx.progress(`  ${protocol}: ${contender}`);
+        const created = await createWorker(contender, { port, protocol, name: names[contender], password: PASSWORD }, ctx.root);
+        const a = await attach(master, created, names[contender], protocol);
+        try {
+          results[contender] = await body(a);
+        } finally {
+          await detach(a);
+        }
+      }
+    } finally {
+      await master.close();
+    }
+    out.set(protocol, results);
+  }
+  return out;
+}

@@ -1,0 +1,125 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runWorkerCli, WIRE_PROTOCOL, WORKER_BIN, type LocalProtocol } from '../src/cli/local-worker.js';
+
+/**
+ * The two workers under comparison, each created and started the way its users do:
+ * this package (`node bin/worker.js create-worker`, `start --nodaemon`) and Python's
+ * `buildbot-worker` (Debian package: `buildbot-worker create-worker`, `start --nodaemon`).
+ * In both cases the `start --nodaemon` process IS the worker, so its pid is what is measured.
+ */
+
+export type ContenderId = 'ts' | 'python';
+export type Protocol = LocalProtocol;
+
+export const CONTENDER_LABEL: Record<ContenderId, string> = { ts: 'this worker', python: 'Python buildbot-worker' };
+
+export const PYTHON_WORKER = '/usr/bin/buildbot-worker';
+const SYSTEM_PYTHON = '/usr/bin/python3';
+
+/** Keepalive both workers are created with (the embedded test setups use 30 s too). */
+const KEEPALIVE = '30';
+
+export interface WorkerSpec {
+  port: number;
+  protocol: Protocol;
+  name: string;
+  password: string;
+  host?: string;
+}
+
+/** A created (not yet started) worker directory. */
+export interface CreatedWorker {
+  readonly contender: ContenderId;
+  readonly basedir: string;
+  /** Start it in the foreground; `startedAt` is `performance.now()` just before the spawn. */
+  start(): RunningBenchWorker;
+}
+
+export interface RunningBenchWorker {
+  readonly contender: ContenderId;
+  readonly basedir: string;
+  readonly pid: number;
+  readonly startedAt: number;
+  readonly child: ChildProcess;
+  /** What it printed (and, for Python, its twistd.log), for error messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Why the Python worker cannot be compared on `protocol`, or undefined when it can. */
+export function pythonUnavailable(protocol: Protocol): string | undefined {
+  if (!existsSync(PYTHON_WORKER)) return 'Debian package buildbot-worker is not installed (apt-get install -y buildbot-worker)';
+  if (protocol === 'msgpack') {
+    const probe = spawnSync(SYSTEM_PYTHON, ['-c', 'import autobahn, msgpack'], { encoding: 'utf8' });
+    if (probe.status !== 0) return `the Python worker's msgpack_experimental_v7 needs python3-autobahn and python3-msgpack: ${probe.stderr.trim().split('\n').pop()}`;
+  }
+  return undefined;
+}
+
+function workerEnv(basedir: string): NodeJS.ProcessEnv {
+  // The same small environment for both, so neither pays for a larger one in headers.
+  return { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: basedir, LANG: 'C.UTF-8' };
+}
+
+export async function createWorker(contender: ContenderId, spec: WorkerSpec, root: string): Promise<CreatedWorker> {
+  const basedir = mkdtempSync(path.join(root, `${contender}-${spec.protocol}-`));
+  const master = `${spec.host ?? '127.0.0.1'}:${spec.port}`;
+  const env = workerEnv(basedir);
+  if (contender === 'ts') {
+    const created = await runWorkerCli(
+      ['create-worker', '--quiet', '--umask=0o22', '--keepalive', KEEPALIVE, '--protocol', WIRE_PROTOCOL[spec.protocol], basedir, master, spec.name, spec.password],
+      { env },
+    );
+    if (created.code !== 0) throw new Error(`create-worker failed: ${created.stderr}${created.stdout}`);
+  } else {
+    const created = spawnSync(
+      PYTHON_WORKER,
+      ['create-worker', '--quiet', '--umask=0o22', '--keepalive', KEEPALIVE, '--protocol', WIRE_PROTOCOL[spec.protocol], basedir, master, spec.name, spec.password],
+      { env, encoding: 'utf8' },
+    );
+    if (created.status !== 0) throw new Error(`buildbot-worker create-worker failed: ${created.stderr}${created.stdout}`);
+  }
+  return { contender, basedir, start: () => startCreated(contender, basedir, env) };
+}
+
+function startCreated(contender: ContenderId, basedir: string, env: NodeJS.ProcessEnv): RunningBenchWorker {
+  const [cmd, args] =
+    contender === 'ts' ? [process.execPath, [WORKER_BIN, 'start', '--nodaemon', basedir]] : [PYTHON_WORKER, ['start', '--nodaemon', basedir]];
+  const startedAt = performance.now();
+  const child = spawn(cmd, args, { cwd: basedir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (d: Buffer): void => {
+    out = (out + d.toString()).slice(-20_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
+  return {
+    contender,
+    basedir,
+    pid: child.pid,
+    startedAt,
+    child,
+    output() {
+      const logFile = path.join(basedir, 'twistd.log');
+      const log = contender === 'python' && existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-20_000) : '';
+      return `${out}\n${log}`;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** A scratch directory under the system temp dir for one benchmark run. */
+export function benchRoot(): string {
+  return mkdtempSync(path.join(os.tmpdir(), 'bench-'));
+}

@@ -1,0 +1,52 @@
+import type { ContenderId, Protocol } from './contenders.js';
+
+/** One row of the results table: a metric measured for both workers on one protocol. */
+
+export type Better = 'higher' | 'lower';
+
+export interface Target {
+  /** How the target reads in the table, e.g. `≥5×`. */
+  text: string;
+  met: boolean;
+}
+
+export interface Measurement {
+  scenario: string;
+  metric: string;
+  protocol: Protocol | 'both';
+  unit: string;
+  better: Better;
+  values: Partial<Record<ContenderId, number>>;
+  /** Why a value is missing (e.g. the Python worker cannot run this protocol here). */
+  missing?: Partial<Record<ContenderId, string>>;
+  /** A physical reference in the same unit (e.g. a raw loopback copy), if there is one. */
+  reference?: { label: string; value: number };
+  targets?: Target[];
+  note?: string;
+}
+
+/** this worker / Python, or undefined when one side is missing. */
+export function ratio(m: Measurement): number | undefined {
+  const ours = m.values.ts;
+  const theirs = m.values.python;
+  if (ours === undefined || theirs === undefined || theirs === 0) return undefined;
+  return ours / theirs;
+}
+
+/** Ratio targets: `≥k×` for higher-is-better metrics, `≤k×` for lower-is-better ones. */
+export function ratioTarget(m: Pick<Measurement, 'values'>, op: '>=' | '<=', k: number): Target {
+  const r = ratio(m as Measurement);
+  return { text: `${op === '>=' ? '≥' : '≤'}${k}× Python`, met: r !== undefined && (op === '>=' ? r >= k : r <= k) };
+}
+
+/** A target on this worker's own value. */
+export function absoluteTarget(text: string, value: number | undefined, ok: (v: number) => boolean): Target {
+  return { text, met: value !== undefined && ok(value) };
+}
+
+/** Median of a non-empty list. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}

@@ -1,0 +1,69 @@
+import path from 'node:path';
+import { compareOnEmbeddedMaster, type BenchContext } from '../compare.js';
+import { writeLogFile } from '../data.js';
+import { cpuSeconds, MB } from '../proc-stats.js';
+import { pipeToSocket } from '../reference.js';
+import { ratioTarget, type Measurement } from '../results.js';
+
+/**
+ * Log streaming: one shell step `cat`s N MB of mixed-length lines; how fast the text
+ * reaches the master and how much CPU the worker process spends on it.
+ */
+
+export const NAME = 'log-streaming';
+
+export async function run(ctx: BenchContext): Promise<Measurement[]> {
+  const megabytes = ctx.quick ? 10 : 200;
+  const file = path.join(ctx.root, `log-${megabytes}mb.txt`);
+  writeLogFile(file, megabytes * MB);
+  const ref = await pipeToSocket(['cat', file]);
+  const refMBps = ref.bytes / MB / ref.seconds;
+
+  const byProtocol = await compareOnEmbeddedMaster(ctx, {}, async (a) => {
+    a.builddir();
+    const cpu0 = cpuSeconds(a.worker.pid);
+    const master0 = process.cpuUsage();
+    const t0 = performance.now();
+    const r = await a.handle.startCommand('builder', 'shell', { command: ['cat', file], workdir: 'build' }).done;
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = cpuSeconds(a.worker.pid) - cpu0;
+    const masterCpu = process.cpuUsage(master0);
+    if (r.rc !== 0) throw new Error(`log streaming failed on ${a.contender}/${a.protocol}: ${r.status} ${r.failure ?? ''}`);
+    const delivered = r.logs.stdout.length;
+    if (delivered !== megabytes * MB) throw new Error(`${a.contender}/${a.protocol} delivered ${delivered} of ${megabytes * MB} bytes`);
+    ctx.progress(`    ${(delivered / MB / seconds).toFixed(1)} MB/s, worker CPU ${cpu.toFixed(2)} s, master CPU ${((masterCpu.user + masterCpu.system) / 1e6).toFixed(2)} s`);
+    return { mbps: delivered / MB / seconds, cpu, masterCpu: (masterCpu.user + masterCpu.system) / 1e6 };
+  });
+
+  const out: Measurement[] = [];
+  for (const [protocol, res] of byProtocol) {
+    const values = (f: (x: { mbps: number; cpu: number }) => number) => ({
+      ...(res.ts ? { ts: f(res.ts) } : {}),
+      ...(res.python ? { python: f(res.python) } : {}),
+    });
+    const thr: Measurement = {
+      scenario: `log streaming (${megabytes} MB)`,
+      metric: 'throughput to the master',
+      protocol,
+      unit: 'MB/s',
+      better: 'higher',
+      values: values((x) => x.mbps),
+      missing: res.missing,
+      reference: { label: 'cat → pipe → loopback socket', value: refMBps },
+      note: res.ts ? `embedded master (same process as the benchmark) used ${res.ts.masterCpu.toFixed(1)} s CPU for this worker's run` : undefined,
+    };
+    thr.targets = [ratioTarget(thr, '>=', 5)];
+    const cpu: Measurement = {
+      scenario: `log streaming (${megabytes} MB)`,
+      metric: 'worker CPU (user+sys)',
+      protocol,
+      unit: 's',
+      better: 'lower',
+      values: values((x) => x.cpu),
+      missing: res.missing,
+    };
+    cpu.targets = [ratioTarget(cpu, '<=', 0.5)];
+    out.push(thr, cpu);
+  }
+  return out;
+}

@@ -1,0 +1,43 @@
+import { attach, compareOnEmbeddedMaster, detach, type BenchContext } from '../compare.js';
+import { MB, rssBytes } from '../proc-stats.js';
+import { median, ratioTarget, type Measurement } from '../results.js';
+
+/**
+ * Start-to-attached: from spawning `start --nodaemon` until the master has finished the
+ * attach sequence (median of several starts), and resident memory once idle after attaching.
+ */
+
+export const NAME = 'startup';
+
+/** How long an attached worker is left alone before its idle RSS is read. */
+const SETTLE_MS = 2_000;
+
+export async function run(ctx: BenchContext): Promise<Measurement[]> {
+  const starts = ctx.quick ? 2 : 5;
+  const byProtocol = await compareOnEmbeddedMaster(ctx, {}, async (first) => {
+    const attachMs: number[] = [];
+    const idleMB: number[] = [];
+    let a = first;
+    for (let i = 0; ; i++) {
+      attachMs.push(a.attachMs);
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
+      idleMB.push(rssBytes(a.worker.pid) / MB);
+      if (i + 1 >= starts) break;
+      await detach(a);
+      a = await attach(a.master, a.created, a.handle.name, a.protocol);
+    }
+    if (a !== first) await detach(a);
+    ctx.progress(`    attached after ${attachMs.map((x) => x.toFixed(0)).join(', ')} ms; idle RSS ${idleMB.map((x) => x.toFixed(1)).join(', ')} MB`);
+    return { attachMs: median(attachMs), idleMB: median(idleMB) };
+  });
+  const out: Measurement[] = [];
+  for (const [protocol, res] of byProtocol) {
+    const v = (f: (x: { attachMs: number; idleMB: number }) => number) => ({ ...(res.ts ? { ts: f(res.ts) } : {}), ...(res.python ? { python: f(res.python) } : {}) });
+    const t: Measurement = { scenario: `start (median of ${starts})`, metric: 'start to attached', protocol, unit: 'ms', better: 'lower', values: v((x) => x.attachMs), missing: res.missing };
+    t.targets = [ratioTarget(t, '<=', 0.5)];
+    const rss: Measurement = { scenario: `start (median of ${starts})`, metric: 'idle RSS after attach', protocol, unit: 'MB', better: 'lower', values: v((x) => x.idleMB), missing: res.missing };
+    rss.targets = [ratioTarget(rss, '<=', 1.2)];
+    out.push(t, rss);
+  }
+  return out;
+}

@@ -1,0 +1,149 @@
+import { execFileSync } from 'node:child_process';
+import { linkSync, readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { compareOnEmbeddedMaster, type Attached, type BenchContext, type PerContender } from '../compare.js';
+import type { Protocol } from '../contenders.js';
+import { writeBinaryFile, writeSmallFiles } from '../data.js';
+import { MB, PeakRss } from '../proc-stats.js';
+import { fileToSocket, socketToFile } from '../reference.js';
+import { absoluteTarget, ratioTarget, type Measurement } from '../results.js';
+
+/**
+ * File transfers with the block sizes of the 3.7 master's steps (FileUpload 256 KiB,
+ * FileDownload and DirectoryUpload 16 KiB): a large file up and down, and a directory of
+ * many small files up. MB/s and the worker's peak resident memory during each.
+ */
+
+export const NAME = 'transfers';
+
+const UPLOAD_BLOCKSIZE = 256 * 1024;
+const DOWNLOAD_BLOCKSIZE = 16 * 1024;
+const DIRECTORY_BLOCKSIZE = 16 * 1024;
+/** This worker's own bound on resident memory during a large transfer. */
+const RSS_LIMIT_MB = 150;
+
+interface One {
+  mbps: number;
+  seconds: number;
+  peakMB: number;
+}
+
+async function measure(a: Attached, what: string, start: () => Promise<{ bytes: number; ok: boolean; detail: string }>): Promise<One> {
+  const peak = new PeakRss(a.worker.pid);
+  const t0 = performance.now();
+  let r: { bytes: number; ok: boolean; detail: string };
+  let peakBytes: number;
+  try {
+    r = await start();
+  } finally {
+    peakBytes = peak.stop();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  if (!r.ok) throw new Error(`${what} failed on ${a.contender}/${a.protocol}: ${r.detail}`);
+  return { mbps: r.bytes / MB / seconds, seconds, peakMB: peakBytes / MB };
+}
+
+export async function run(ctx: BenchContext): Promise<Measurement[]> {
+  const fileMB = ctx.quick ? 20 : 1024;
+  const smallFiles = ctx.quick ? 500 : 20_000;
+  const big = path.join(ctx.root, `big-${fileMB}mb.bin`);
+  writeBinaryFile(big, fileMB * MB);
+  const tree = path.join(ctx.root, `tree-${smallFiles}`);
+  const treeInfo = writeSmallFiles(tree, smallFiles);
+  const bigData = readFileSync(big);
+
+  const refUp = await fileToSocket(big);
+  const refDown = await socketToFile(bigData, path.join(ctx.root, 'ref-down.bin'));
+  rmSync(path.join(ctx.root, 'ref-down.bin'), { force: true });
+  const refUpMBps = refUp.bytes / MB / refUp.seconds;
+  const refDownMBps = refDown.bytes / MB / refDown.seconds;
+
+  const byProtocol = await compareOnEmbeddedMaster(ctx, {}, async (a) => {
+    const dir = a.builddir();
+    linkSync(big, path.join(dir, 'big.bin'));
+    execFileSync('cp', ['-al', tree, path.join(dir, 'tree')]);
+
+    const up = await measure(a, 'uploadFile', async () => {
+      const r = await a.handle.startCommand('builder', 'uploadFile', { workersrc: 'big.bin', workdir: 'build', blocksize: UPLOAD_BLOCKSIZE, maxsize: null, keepstamp: false }).done;
+      const bytes = r.upload?.bytes ?? 0;
+      return { bytes, ok: r.status === 'SUCCESS' && bytes === bigData.length, detail: `${r.status} ${bytes} bytes ${r.failure ?? ''} ${r.logs.stdio}` };
+    });
+    ctx.progress(`    upload ${up.mbps.toFixed(1)} MB/s, peak RSS ${up.peakMB.toFixed(0)} MB`);
+
+    const down = await measure(a, 'downloadFile', async () => {
+      const r = await a.handle.startCommand(
+        'builder',
+        'downloadFile',
+        { workerdest: 'down.bin', workdir: 'build', blocksize: DOWNLOAD_BLOCKSIZE, maxsize: null, mode: null },
+        { download: { data: bigData, faithfulReadBug: false } },
+      ).done;
+      let size = -1;
+      try {
+        size = statSync(path.join(dir, 'down.bin')).size;
+      } catch {
+        /* missing: reported below */
+      }
+      return { bytes: bigData.length, ok: r.status === 'SUCCESS' && size === bigData.length, detail: `${r.status} file size ${size} ${r.failure ?? ''} ${r.logs.stdio}` };
+    });
+    rmSync(path.join(dir, 'down.bin'), { force: true });
+    ctx.progress(`    download ${down.mbps.toFixed(1)} MB/s, peak RSS ${down.peakMB.toFixed(0)} MB`);
+
+    const dirUp = await measure(a, 'uploadDirectory', async () => {
+      const r = await a.handle.startCommand('builder', 'uploadDirectory', { workersrc: 'tree', workdir: 'build', blocksize: DIRECTORY_BLOCKSIZE, maxsize: null, compress: null }).done;
+      const bytes = r.upload?.bytes ?? 0;
+      return { bytes, ok: r.status === 'SUCCESS' && bytes > treeInfo.bytes, detail: `${r.status} ${bytes} bytes ${r.failure ?? ''} ${r.logs.stdio}` };
+    });
+    ctx.progress(`    directory ${dirUp.seconds.toFixed(2)} s, peak RSS ${dirUp.peakMB.toFixed(0)} MB`);
+    return { up, down, dirUp };
+  });
+
+  const out: Measurement[] = [];
+  const pick = <T>(res: PerContender<T>, f: (x: T) => number) => ({
+    ...(res.ts !== undefined ? { ts: f(res.ts) } : {}),
+    ...(res.python !== undefined ? { python: f(res.python) } : {}),
+  });
+  for (const [protocol, res] of byProtocol) {
+    const rows = (label: string, key: 'up' | 'down' | 'dirUp', ref?: { label: string; value: number }): Measurement[] => {
+      const speed: Measurement = {
+        scenario: label,
+        metric: 'throughput',
+        protocol: protocol as Protocol,
+        unit: 'MB/s',
+        better: 'higher',
+        values: pick(res, (x) => x[key].mbps),
+        missing: res.missing,
+        reference: ref,
+      };
+      speed.targets = [ratioTarget(speed, '>=', 3)];
+      if (ref) speed.targets.push(absoluteTarget(`≥50% of raw loopback`, speed.values.ts, (v) => v >= 0.5 * ref.value));
+      const rss: Measurement = {
+        scenario: label,
+        metric: 'worker peak RSS',
+        protocol: protocol as Protocol,
+        unit: 'MB',
+        better: 'lower',
+        values: pick(res, (x) => x[key].peakMB),
+        missing: res.missing,
+      };
+      if (key !== 'dirUp') rss.targets = [absoluteTarget(`≤${RSS_LIMIT_MB} MB`, rss.values.ts, (v) => v <= RSS_LIMIT_MB)];
+      return [speed, rss];
+    };
+    const size = fileMB >= 1024 ? `${fileMB / 1024} GB` : `${fileMB} MB`;
+    out.push(
+      ...rows(`uploadFile ${size}`, 'up', { label: 'file → loopback TCP', value: refUpMBps }),
+      ...rows(`downloadFile ${size}`, 'down', { label: 'loopback TCP → file', value: refDownMBps }),
+      ...rows(`uploadDirectory ${smallFiles} files (${(treeInfo.bytes / MB).toFixed(0)} MB)`, 'dirUp'),
+    );
+    const secs: Measurement = {
+      scenario: `uploadDirectory ${smallFiles} files (${(treeInfo.bytes / MB).toFixed(0)} MB)`,
+      metric: 'time',
+      protocol: protocol as Protocol,
+      unit: 's',
+      better: 'lower',
+      values: pick(res, (x) => x.dirUp.seconds),
+      missing: res.missing,
+    };
+    out.push(secs);
+  }
+  return out;
+}

@@ -54,6 +54,13 @@ export interface BuildResult {
 /** Buildbot result codes. */
 export const SUCCESS = 0, WARNINGS = 1, FAILURE = 2, SKIPPED = 3, EXCEPTION = 4, RETRY = 5, CANCELLED = 6;
 
+export interface RealMasterOptions {
+  /** master.cfg to use; default test/interop/master.cfg (the benchmarks bring their own). */
+  config?: string;
+  /** Extra environment for the master (read by its master.cfg). */
+  env?: Record<string, string>;
+}
+
 export class RealMaster {
   readonly dir: string;
   readonly dataDir: string;
@@ -65,7 +72,7 @@ export class RealMaster {
   private proc?: ChildProcess;
   private output = '';
 
-  constructor() {
+  constructor(private readonly options: RealMasterOptions = {}) {
     this.dir = mkdtempSync(path.join(os.tmpdir(), 'interop-master-'));
     this.dataDir = path.join(this.dir, 'data');
     mkdirSync(this.dataDir);
@@ -83,7 +90,7 @@ export class RealMaster {
     const mdir = path.join(this.dir, 'master');
     const created = spawnSync(PYTHON, [BUILDBOT, 'create-master', '-q', mdir], { env, encoding: 'utf8' });
     if (created.status !== 0) throw new Error(`buildbot create-master failed: ${created.stderr}${created.stdout}`);
-    copyFileSync(path.join(REPO_ROOT, 'test', 'interop', 'master.cfg'), path.join(mdir, 'master.cfg'));
+    copyFileSync(this.options.config ?? path.join(REPO_ROOT, 'test', 'interop', 'master.cfg'), path.join(mdir, 'master.cfg'));
     this.proc = spawn(PYTHON, [BUILDBOT, 'start', '--nodaemon', mdir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (d: Buffer) => {
       this.output = (this.output + d.toString()).slice(-20000);
@@ -123,6 +130,7 @@ export class RealMaster {
       INTEROP_DATA_DIR: this.dataDir,
       INTEROP_PB_PASSWORD: this.pbPassword,
       INTEROP_MP_PASSWORD: this.mpPassword,
+      ...this.options.env,
     };
   }
 

@@ -29,7 +29,7 @@ export async function runDemo(print: (line: string) => void = (l) => console.log
         print(`\n== ${protocol}: worker ${name} attached in ${Date.now() - t0} ms (basedir ${basedir})`);
         const shell = await handle.startCommand('builder', 'shell', { command: 'echo "hello from $(uname -sr)"; ls', workdir: 'build' }).done;
         print(`shell step: ${shell.status}, rc ${shell.rc}`);
-        for (const line of shell.logs.stdio.split('\n')) if (line) print(`  | ${line}`);
+        for (const line of shell.logs.stdout.split('\n')) if (line) print(`  | ${line}`);
         const data = randomBytes(4 * 1024 * 1024);
         mkdirSync(path.join(basedir, 'builder', 'build'), { recursive: true });
         writeFileSync(path.join(basedir, 'builder', 'build', 'artifact.bin'), data);

@@ -8,6 +8,8 @@ import { startWorker } from './start.js';
 import { stopCommand, stopWorker } from './stop.js';
 import { isWorkerDir } from './worker-dir.js';
 import fs from 'node:fs';
+import { runDemo } from './demo.js';
+import { runTestMaster } from './test-master.js';
 
 /**
  * The `buildbot-worker` command line (`scripts/runner.py`, reference §1.1–1.2):
@@ -128,6 +130,32 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
       if (r === 'not-running' && !quiet) print('no old worker process found to stop');
       if (!quiet) print('now restarting worker process..');
       setCode(await startWorker(basedir, o, print));
+    });
+
+  program
+    .command('demo')
+    .summary('Try the worker here: an embedded master, a worker per protocol, a shell step and an upload')
+    .helpOption('-h, --help', 'Display this message')
+    .action(async () => setCode(await runDemo((l) => print(l))));
+
+  const collect = (value: string, previous: string[]) => [...previous, value];
+  program
+    .command('test-master')
+    .summary('Run the embedded test master (PB and msgpack) for trying workers without Buildbot')
+    .helpOption('-h, --help', 'Display this message')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--pb-port <port>', 'PB port (0: any free port)', '9989')
+    .option('--msgpack-port <port>', 'msgpack_experimental_v7 WebSocket port (0: any free port)', '9990')
+    .option('--worker <name:password>', 'a worker allowed to connect (repeatable)', collect, [] as string[])
+    .option('--builder <name>', 'the builder every worker gets', 'builder')
+    .option('--run <command>', 'shell command to run on each worker when it attaches')
+    .action(async (o: { host: string; pbPort: string; msgpackPort: string; worker: string[]; builder: string; run?: string }) => {
+      setCode(
+        await runTestMaster(
+          { host: o.host, pbPort: Number(o.pbPort), msgpackPort: Number(o.msgpackPort), worker: o.worker, builder: o.builder, run: o.run },
+          (l) => print(l),
+        ),
+      );
     });
 
   return program;

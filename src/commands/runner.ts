@@ -11,6 +11,13 @@ import { Utf8StreamDecoder } from './output/utf8-decoder.js';
 import type { Registry } from './registry.js';
 import { DEFAULT_OUTPUT_SETTINGS, type OutputSettings, type OutputStream } from './update.js';
 
+/**
+ * Update batches of one command on the wire before the master acknowledged the first:
+ * waiting for each answer would cap log streaming at one buffer (64 KiB) per round trip.
+ * The 3.7 worker does not wait at all; this bounds the worker's part of the backlog.
+ */
+export const UPDATES_IN_FLIGHT = 8;
+
 export interface RunnerOptions {
   registry: Registry;
   clock: Clock;
@@ -118,6 +125,7 @@ export class CommandRunner {
       clock: this.o.clock,
       bufferSize: settings.bufferSize,
       bufferTimeout: settings.bufferTimeout,
+      maxInFlight: UPDATES_IN_FLIGHT,
       onSendError: (err) => log.warn({ err }, 'sending an update failed'),
     });
     const r = new RunningCommand(req, buffer, regexp, settings.maxLineLength);

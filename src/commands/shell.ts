@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { makeDirs } from '../util/make-dirs.js';
 import { isAbsolute, join } from 'node:path';
 import { CommandError } from '../errors.js';
 import { BACKUP_TIMEOUT_MS, killGroup } from '../process/kill-group.js';
@@ -130,7 +130,7 @@ export class ShellCommand implements Command {
     const clock = ctx.clock;
     const header = (text: string) => ctx.output('header', text);
     const env = computeEnviron(o.env, ctx.workerEnv);
-    await mkdir(o.workdir, { recursive: true });
+    await makeDirs(o.workdir);
 
     let usePty = o.usePty;
     if (usePty && o.initialStdin) {

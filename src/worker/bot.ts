@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { OutputSettings } from '../commands/update.js';
 import type { StartCommandRequest, WorkerHandlers, WorkerInfo } from './handlers.js';
 import { collectWorkerInfo } from './worker-info.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { WORKER_VERSION } from './version.js';
 
 /**
@@ -93,7 +94,7 @@ export class WorkerBot extends EventEmitter<WorkerBotEvents> implements WorkerHa
     const keep = new Set<string>(['info']);
     for (const [name, builddir] of builders) {
       const abs = path.resolve(this.basedir, builddir);
-      await fs.mkdir(abs, { recursive: true });
+      await makeDirs(abs);
       result.set(name, abs);
       const rel = path.relative(this.basedir, abs);
       if (rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel)) keep.add(rel.split(path.sep)[0]!);

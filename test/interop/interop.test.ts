@@ -132,7 +132,7 @@ describe('real Buildbot 3.7 master', { skip, timeout: 20 * 60_000 }, () => {
 
       test('20 MB of output arrives complete and in order', async () => {
         const b = await master.runBuild(`shell-bigoutput-${suffix}`);
-        assert.equal(b.results, SUCCESS);
+        assert.equal(b.results, SUCCESS, `${step(b, 'big').state_string}\n${step(b, 'big').logs.stdio?.slice(0, 3000)}`);
         const lines = step(b, 'big').channels.stdio.o.split('\n');
         lines.pop();
         assert.equal(lines.length, 2_000_000);
@@ -166,11 +166,14 @@ describe('real Buildbot 3.7 master', { skip, timeout: 20 * 60_000 }, () => {
           assert.equal(readlinkSync(path.join(dest, dir, 'link')), 'a.txt');
         }
         const report = step(b, 'report').logs.stdio;
-        assert.match(report, /string contents/);
-        assert.match(report, /\{"a": \[1, 2\]\}/);
         if (proto === 'pb') {
-          // The 3.7 msgpack master never sends download data (msgpack.md §9.1).
+          assert.match(report, /string contents/);
+          assert.match(report, /\{"a": \[1, 2\]\}/);
           assert.match(report, new RegExp(`${sha256(downloadSource)}  downloaded.bin`));
+        } else {
+          // The 3.7 msgpack master never sends download data (msgpack.md §9.1): the steps
+          // succeed and the files exist, empty, as with the Python worker.
+          assert.match(report, new RegExp(`${sha256(Buffer.alloc(0))}  downloaded.bin`));
         }
       });
 

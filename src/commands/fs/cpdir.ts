@@ -1,4 +1,5 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { makeDirs } from '../../util/make-dirs.js';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Command, CommandArgs, CommandContext } from '../context.js';
 import { requireArgs, secondsArg, stringArg } from './args.js';
@@ -26,7 +27,7 @@ export function cpdirCommand(args: CommandArgs): Command {
       ctx.output('header', `cpdir ${from} ${to}\n`);
       let target = to;
       try {
-        await mkdir(dirname(to), { recursive: true });
+        await makeDirs(dirname(to));
         if ((await stat(to).catch(() => undefined))?.isDirectory()) target = join(to, basename(from));
       } catch (err) {
         const os = osErrorOf(err);

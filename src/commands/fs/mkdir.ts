@@ -1,4 +1,5 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { makeDirs as makeDirsWithParents } from '../../util/make-dirs.js';
 import type { Command, CommandArgs, CommandContext } from '../context.js';
 import { pathListArg, requireArgs } from './args.js';
 import { reportOsFailure } from './report.js';
@@ -27,5 +28,5 @@ async function makeDirs(dir: string): Promise<void> {
   const st = await stat(dir).catch(() => undefined);
   if (st?.isDirectory()) return;
   if (st) throw Object.assign(new Error(`EEXIST: file already exists, mkdir '${dir}'`), { code: 'EEXIST', errno: -17 });
-  await mkdir(dir, { recursive: true });
+  await makeDirsWithParents(dir);
 }

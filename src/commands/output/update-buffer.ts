@@ -30,6 +30,12 @@ export interface UpdateBufferOptions {
   bufferTimeout: number;
   /** Delay before sending the first entries after a quiet period (ms, default 0: the next timer turn). */
   promptDelayMs?: number;
+  /**
+   * How many batches may be handed to `send` before the first of them settled (default 1:
+   * strictly one after the other). `send` must put its batch on the wire synchronously, so
+   * a window > 1 keeps the order while the round trips to the master overlap.
+   */
+  maxInFlight?: number;
   onSendError?: (err: unknown) => void;
 }
 
@@ -101,11 +107,16 @@ export class UpdateBuffer {
   private queuedCost = 0;
   private timer: TimerHandle | undefined;
   private lastSendAt = Number.NEGATIVE_INFINITY;
-  private chain: Promise<void> = Promise.resolve();
+  /** Batches waiting for a free send slot, oldest first. */
+  private readonly waiting: UpdateEntry[][] = [];
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
   private readonly o: UpdateBufferOptions;
+  private readonly maxInFlight: number;
 
   constructor(options: UpdateBufferOptions) {
     this.o = options;
+    this.maxInFlight = Math.max(1, Math.floor(options.maxInFlight ?? 1));
   }
 
   /** Cost of what is queued now. */
@@ -141,7 +152,8 @@ export class UpdateBuffer {
   /** Send whatever is queued; resolves when every send so far has settled. */
   flush(): Promise<void> {
     this.sendQueue();
-    return this.chain;
+    if (this.inFlight === 0 && this.waiting.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Forget the queue and the timer (the command's connection is gone). */
@@ -187,10 +199,29 @@ export class UpdateBuffer {
 
   private dispatch(batch: UpdateEntry[]): void {
     this.lastSendAt = this.o.clock.now();
-    this.chain = this.chain.then(() =>
-      this.o.send(batch).catch((err: unknown) => {
-        this.o.onSendError?.(err);
-      }),
-    );
+    this.waiting.push(batch);
+    this.pump();
+  }
+
+  /** Hand waiting batches to `send`, oldest first, while the window has room. */
+  private pump(): void {
+    while (this.inFlight < this.maxInFlight && this.waiting.length > 0) {
+      const batch = this.waiting.shift()!;
+      this.inFlight++;
+      // Handed over on the next microtask, as before the window existed; microtasks run
+      // in order, so the batches still reach `send` oldest first.
+      Promise.resolve()
+        .then(() => this.o.send(batch))
+        .catch((err: unknown) => {
+          this.o.onSendError?.(err);
+        })
+        .then(() => {
+          this.inFlight--;
+          this.pump();
+          if (this.inFlight === 0 && this.waiting.length === 0) {
+            for (const w of this.idleWaiters.splice(0)) w();
+          }
+        });
+    }
   }
 }

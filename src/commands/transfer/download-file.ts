@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CommandError } from '../../errors.js';
 import type { Command, CommandArgs, CommandContext, RemoteReader } from '../context.js';
@@ -7,6 +7,7 @@ import { optionalIntArg, positiveIntArg, requireArgs, stringArg } from '../fs/ar
 import { osErrorOf } from '../fs/os-error.js';
 import { StoppedError, untilAborted } from '../fs/watchdog.js';
 import { blockSizeFor } from './limits.js';
+import { makeDirs } from '../../util/make-dirs.js';
 import { errorText, finishTransfer, maxsizeText } from './outcome.js';
 
 /**
@@ -97,7 +98,7 @@ async function createTemp(path: string, temp: string, mode: number | null): Prom
     if (!osErrorOf(err) && !(err instanceof LocalFileError)) throw err;
     throw new LocalFileError(`Cannot open file '${path}' for download`);
   };
-  await mkdir(dirname(path), { recursive: true }).catch(cannotOpen);
+  await makeDirs(dirname(path)).catch(cannotOpen);
   const existing = await stat(path).catch(() => undefined);
   if (existing?.isDirectory()) cannotOpen(new LocalFileError('is a directory'));
   const file = await open(temp, 'wx').catch(cannotOpen);

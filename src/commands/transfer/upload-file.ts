@@ -65,6 +65,12 @@ async function uploadFile(
     return;
   }
   await file?.close();
+  if (stderr) {
+    // Unlike the Python worker, leave the master's writer unclosed: closing it renames the
+    // master's temporary file into place, leaving an empty or truncated file behind, while
+    // a failed step makes the master cancel (delete) it.
+    return finishTransfer(ctx, 1, stderr);
+  }
 
   try {
     await untilAborted(writer.close(), ctx.signal);

@@ -61,7 +61,8 @@ export function pythonUnavailable(protocol: Protocol): string | undefined {
 
 function workerEnv(basedir: string): NodeJS.ProcessEnv {
   // The same small environment for both, so neither pays for a larger one in headers.
-  return { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: basedir, LANG: 'C.UTF-8' };
+  const env: NodeJS.ProcessEnv = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: basedir, LANG: 'C.UTF-8' };
+  return env;
 }
 
 export async function createWorker(contender: ContenderId, spec: WorkerSpec, root: string): Promise<CreatedWorker> {
@@ -85,9 +86,14 @@ export async function createWorker(contender: ContenderId, spec: WorkerSpec, roo
   return { contender, basedir, start: () => startCreated(contender, basedir, env) };
 }
 
+/** Extra node options for this worker, for profiling: BENCH_TS_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+function tsNodeArgs(): string[] {
+  return (process.env.BENCH_TS_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+}
+
 function startCreated(contender: ContenderId, basedir: string, env: NodeJS.ProcessEnv): RunningBenchWorker {
   const [cmd, args] =
-    contender === 'ts' ? [process.execPath, [WORKER_BIN, 'start', '--nodaemon', basedir]] : [PYTHON_WORKER, ['start', '--nodaemon', basedir]];
+    contender === 'ts' ? [process.execPath, [...tsNodeArgs(), WORKER_BIN, 'start', '--nodaemon', basedir]] : [PYTHON_WORKER, ['start', '--nodaemon', basedir]];
   const startedAt = performance.now();
   const child = spawn(cmd, args, { cwd: basedir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

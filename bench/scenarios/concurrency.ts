@@ -39,7 +39,7 @@ export async function run(ctx: BenchContext): Promise<Measurement[]> {
     }
     ctx.progress(`    ${(total / MB / seconds).toFixed(1)} MB/s total, fairness ${fairness.toFixed(2)}, worker CPU ${cpu.toFixed(1)} s`);
     return { mbps: total / MB / seconds, fairness, cpu };
-  });
+  }, { repeat: ctx.quick ? 1 : 2, score: (x) => x.mbps });
   const out: Measurement[] = [];
   const scenario = `${builders} builders × ${perBuilderMB} MB output at once`;
   for (const [protocol, res] of byProtocol) {

@@ -1,4 +1,4 @@
-import { attach, compareOnEmbeddedMaster, detach, type BenchContext } from '../compare.js';
+import { compareOnEmbeddedMaster, reattach, type BenchContext } from '../compare.js';
 import { MB, rssBytes } from '../proc-stats.js';
 import { median, ratioTarget, type Measurement } from '../results.js';
 
@@ -23,10 +23,8 @@ export async function run(ctx: BenchContext): Promise<Measurement[]> {
       await new Promise((r) => setTimeout(r, SETTLE_MS));
       idleMB.push(rssBytes(a.worker.pid) / MB);
       if (i + 1 >= starts) break;
-      await detach(a);
-      a = await attach(a.master, a.created, a.handle.name, a.protocol);
+      a = await reattach(a);
     }
-    if (a !== first) await detach(a);
     ctx.progress(`    attached after ${attachMs.map((x) => x.toFixed(0)).join(', ')} ms; idle RSS ${idleMB.map((x) => x.toFixed(1)).join(', ')} MB`);
     return { attachMs: median(attachMs), idleMB: median(idleMB) };
   });

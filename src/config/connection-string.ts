@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { TransportOptions } from '../transport/connect.js';
+import { parseProxyAddress } from './proxy-address.js';
 
 /**
  * Twisted client endpoint strings as used in buildbot.tac `connection_string` and
@@ -99,9 +100,7 @@ export function transportOptionsFor(cfg: TransportSettings): TransportOptions {
     if (cfg.useTls) opts.tls = {};
   }
   if (cfg.proxyConnectionString) {
-    const proxy = parseEndpoint(cfg.proxyConnectionString);
-    if (proxy.kind !== 'tcp') throw new ConfigError('the proxy connection string must be a tcp: endpoint');
-    opts.proxy = { host: proxy.host, port: proxy.port };
+    opts.proxy = parseProxyAddress(cfg.proxyConnectionString);
   }
   return opts;
 }

@@ -3,6 +3,7 @@ import { AuthError } from '../errors.js';
 import type { TransportOptions } from '../transport/connect.js';
 import { sleep, type Clock, type TimerHandle } from '../util/clock.js';
 import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import { IdleExit } from './idle-exit.js';
 import type { RunnerLike, WorkerBot } from './bot.js';
 import type { Session, SessionFactory } from './session.js';
 
@@ -10,6 +11,11 @@ import type { Session, SessionFactory } from './session.js';
 export const MASTER_SHUTDOWN_DELAY_MS = 200;
 /** After interrupting everything on the way out, time the commands get to report and die. */
 export const FINAL_INTERRUPT_GRACE_MS = 5_000;
+/**
+ * A drain ends only when no command has run for this long: between two steps of a build
+ * nothing runs for a moment, and closing then would fail the build instead of draining it.
+ */
+export const DRAIN_SETTLE_MS = 3_000;
 
 export interface WorkerServiceOptions {
   sessionFactory: SessionFactory;
@@ -29,10 +35,15 @@ export interface WorkerServiceOptions {
   maxRetries?: number | null;
   /** Cap of the backoff in seconds (see `effectiveMaxDelay`). */
   maxDelaySeconds?: number;
+  /**
+   * Exit-when-idle (one-shot / latent containers): stop once no command has run for this
+   * many milliseconds, counted from the first login; null/undefined: never.
+   */
+  exitWhenIdleMs?: number | null;
 }
 
 /** Why `run()` ended. */
-export type ServiceEnd = 'stopped' | 'master-shutdown' | 'gave-up';
+export type ServiceEnd = 'stopped' | 'master-shutdown' | 'gave-up' | 'idle';
 
 /**
  * The reconnect loop (reference §1.5): connect and log in through the protocol's
@@ -48,6 +59,8 @@ export class WorkerService {
   private stopping: 'no' | 'graceful' | 'now' = 'no';
   private end: ServiceEnd = 'stopped';
   private shutdownTimer: TimerHandle | undefined;
+  private settleTimer: TimerHandle | undefined;
+  private readonly idleExit: IdleExit | undefined;
   private readonly random: () => number;
   private readonly log: Logger;
 
@@ -55,6 +68,25 @@ export class WorkerService {
     this.random = o.random ?? Math.random;
     this.log = o.log;
     o.bot.on('shutdown', () => this.onMasterShutdown());
+    const idleMs = o.exitWhenIdleMs;
+    if (idleMs !== null && idleMs !== undefined) {
+      this.idleExit = new IdleExit({
+        runner: o.runner,
+        clock: o.clock,
+        idleMs,
+        onIdle: () => {
+          if (this.stopping !== 'no') return;
+          this.log.info(`no command ran for ${idleMs / 1000} seconds; stopping (exit when idle)`);
+          this.end = 'idle';
+          this.stop();
+        },
+      });
+    }
+  }
+
+  /** True from a graceful stop until the worker has stopped (running commands are being waited for). */
+  get draining(): boolean {
+    return this.stopping === 'graceful';
   }
 
   /** True while logged in to the master. */
@@ -100,6 +132,7 @@ export class WorkerService {
       failures = 0;
       this.session = session;
       this.log.info('Connected to buildmaster; worker is ready');
+      this.idleExit?.start();
       const reason = await session.closed;
       this.session = undefined;
       if (this.stopping !== 'no') break;
@@ -109,6 +142,8 @@ export class WorkerService {
       if (!(await this.retryAfter(failures))) break;
     }
     this.shutdownTimer?.cancel();
+    this.settleTimer?.cancel();
+    this.idleExit?.stop();
     await this.finishCommands();
     return this.end;
   }
@@ -165,12 +200,23 @@ export class WorkerService {
       (ok) => ok && this.log.info('the master was asked not to start new builds on this worker'),
       () => {},
     );
-    void this.o.runner.whenIdle().then(() => {
-      if (this.session === session) {
-        this.log.info('running commands finished; stopping the worker');
-        session.close();
-      }
-    });
+    void this.closeWhenDrained(session);
+  }
+
+  /** Close `session` once no command has run for DRAIN_SETTLE_MS (unless something else ended it first). */
+  private async closeWhenDrained(session: Session): Promise<void> {
+    for (;;) {
+      await this.o.runner.whenIdle();
+      await new Promise<void>((resolve) => {
+        this.settleTimer = this.o.clock.setTimeout(resolve, DRAIN_SETTLE_MS);
+      });
+      this.settleTimer = undefined;
+      if (this.session !== session || this.stopping !== 'graceful') return;
+      if (this.o.runner.running === 0) break;
+      this.log.info(`still draining: ${this.o.runner.running} command(s) started meanwhile`);
+    }
+    this.log.info('running commands finished; stopping the worker');
+    session.close();
   }
 
   private stopNow(): void {

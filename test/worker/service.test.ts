@@ -6,7 +6,7 @@ import path from 'node:path';
 import { AuthError, ConnectionError } from '../../src/errors.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { WorkerBot } from '../../src/worker/bot.js';
-import { WorkerService, type ServiceEnd } from '../../src/worker/service.js';
+import { DRAIN_SETTLE_MS, WorkerService, type ServiceEnd } from '../../src/worker/service.js';
 import type { Session, SessionFactory, SessionOptions } from '../../src/worker/session.js';
 import { FakeRunner, memoryLogger } from './fakes.js';
 
@@ -49,7 +49,7 @@ class FakeFactory {
   }
 }
 
-function setup(opts: { maxRetries?: number | null; maxDelaySeconds?: number } = {}) {
+function setup(opts: { maxRetries?: number | null; maxDelaySeconds?: number; exitWhenIdleMs?: number } = {}) {
   const clock = new ManualClock();
   const runner = new FakeRunner();
   const { log, messages } = memoryLogger();
@@ -185,6 +185,11 @@ test('stop while idle closes the session; with running commands it drains first'
   assert.equal(t.ended(), undefined);
   t.runner.finishAll();
   await settle();
+  t.clock.advance(DRAIN_SETTLE_MS - 1);
+  await settle();
+  assert.equal(s.closeCalls, 0, 'the drain waits a moment: the next step of the build may start');
+  t.clock.advance(1);
+  await settle();
   assert.equal(s.closeCalls, 1);
   await t.done;
   assert.equal(t.ended(), 'stopped');
@@ -255,6 +260,58 @@ test('gracefulShutdown asks the master; without a connection it stops now; msgpa
   await settle();
   assert.equal(ms.closeCalls, 0);
   m.runner.finishAll();
+  await settle();
+  m.clock.advance(DRAIN_SETTLE_MS);
   await m.done;
   assert.equal(ms.closeCalls, 1);
+});
+
+test('a command that starts during the drain\'s settle time is waited for too', async () => {
+  const t = setup();
+  await settle();
+  const s = new FakeSession();
+  t.factory.last.resolve(s);
+  await settle();
+  t.runner.runningCount = 1;
+  t.service.stop();
+  assert.ok(t.service.draining);
+  t.runner.finishAll();
+  await settle();
+  t.clock.advance(1000);
+  t.runner.runningCount = 1; // the build's next step
+  t.clock.advance(DRAIN_SETTLE_MS);
+  await settle();
+  assert.equal(s.closeCalls, 0);
+  assert.ok(t.messages().includes('still draining: 1 command(s) started meanwhile'));
+  t.runner.finishAll();
+  await settle();
+  t.clock.advance(DRAIN_SETTLE_MS);
+  await t.done;
+  assert.equal(s.closeCalls, 1);
+  assert.deepEqual(t.runner.interruptAlls, []);
+});
+
+test('exit when idle: counted from the first login and from the end of each command', async () => {
+  const t = setup({ exitWhenIdleMs: 5000 });
+  await settle();
+  t.clock.advance(60_000);
+  await settle();
+  assert.equal(t.ended(), undefined, 'not before the first login');
+  const s = new FakeSession();
+  t.factory.last.resolve(s);
+  await settle();
+  t.clock.advance(3000);
+  t.runner.runningCount = 1;
+  t.clock.advance(30_000);
+  await settle();
+  assert.equal(s.closeCalls, 0, 'a long command is not idle time');
+  t.runner.finishAll();
+  t.clock.advance(4000);
+  await settle();
+  assert.equal(s.closeCalls, 0);
+  t.clock.advance(1000);
+  await t.done;
+  assert.equal(s.closeCalls, 1);
+  assert.equal(t.ended(), 'idle');
+  assert.ok(t.messages().includes('no command ran for 5 seconds; stopping (exit when idle)'));
 });

@@ -1,0 +1,90 @@
+import { badRequest, notFound } from './http-error.js';
+import type { JobQueue } from './job-queue.js';
+import { parseJobSpec, parsePriority } from './job-spec.js';
+import { stepJSON, type Job } from './job.js';
+import type { Reply, RouteContext, Router } from './router.js';
+
+/**
+ * The REST API under /api/v1: workers, jobs, steps, logs, and the self-serve job requests
+ * (Mozilla BuildAPI style answers: 202 `{status, msg, request_id}`).
+ */
+
+export const API_PREFIX = '/api/v1';
+
+const ok = (json: unknown): Reply => ({ status: 200, json });
+const accepted = (msg: string, requestId: number): Reply => ({ status: 202, json: { status: 'OK', msg, request_id: requestId } });
+
+function jobOf(jobs: JobQueue, ctx: RouteContext): Job {
+  const raw = ctx.params.id ?? '';
+  if (!/^\d{1,12}$/.test(raw)) throw notFound(`no such job: ${raw.slice(0, 40)}`);
+  return jobs.get(Number(raw));
+}
+
+function stepOf(job: Job, ctx: RouteContext) {
+  const raw = ctx.params.step ?? '';
+  const step = /^\d{1,6}$/.test(raw) ? job.steps[Number(raw)] : undefined;
+  if (!step) throw notFound(`job ${job.id} has no step ${raw.slice(0, 40)}`);
+  return step;
+}
+
+export function registerApi(router: Router, jobs: JobQueue, defaultBuilder: string): void {
+  const p = API_PREFIX;
+  router
+    .add('GET', p, () =>
+      ok({
+        endpoints: [
+          'GET workers',
+          'GET workers/:name',
+          'GET jobs[?worker=&state=]',
+          'POST jobs {worker, builder?, priority?, steps:[{command, args, data?}] | command}',
+          'GET|PUT|DELETE jobs/:id',
+          'POST jobs/:id/rebuild',
+          'GET jobs/:id/steps[/:n[/logs]]',
+          'GET jobs/:id/log[?offset=]',
+        ],
+      }),
+    )
+    .add('GET', `${p}/workers`, () => ok({ workers: jobs.workerNames.map((w) => jobs.workerJSON(w)) }))
+    .add('GET', `${p}/workers/:name`, (ctx) => ok(jobs.workerJSON(ctx.params.name!)))
+    .add('GET', `${p}/jobs`, (ctx) => {
+      const worker = ctx.query.get('worker');
+      const state = ctx.query.get('state');
+      if (state !== null && !['queued', 'running', 'finished'].includes(state)) throw badRequest('state must be queued, running or finished');
+      const list = jobs.all().filter((j) => (worker === null || j.worker === worker) && (state === null || j.state === state));
+      return ok({ jobs: list.map((j) => j.toJSON()) });
+    })
+    .add('POST', `${p}/jobs`, (ctx) => {
+      const job = jobs.submit(parseJobSpec(ctx.body, 'builder'));
+      return accepted(`job ${job.id} queued on ${job.worker}`, job.id);
+    })
+    .add('GET', `${p}/jobs/:id`, (ctx) => ok(jobOf(jobs, ctx).toJSON()))
+    .add('PUT', `${p}/jobs/:id`, (ctx) => {
+      const job = jobOf(jobs, ctx);
+      const priority = parsePriority(ctx.body.priority);
+      if (priority === undefined) throw badRequest('missing parameter: priority');
+      jobs.reprioritize(job.id, priority);
+      return accepted(`job ${job.id} priority set to ${priority}`, job.id);
+    })
+    .add('DELETE', `${p}/jobs/:id`, (ctx) => {
+      const job = jobOf(jobs, ctx);
+      const outcome = jobs.stop(job.id);
+      return accepted(outcome === 'cancelled' ? `job ${job.id} cancelled` : `job ${job.id} interrupting`, job.id);
+    })
+    .add('POST', `${p}/jobs/:id/rebuild`, (ctx) => {
+      const old = jobOf(jobs, ctx);
+      const job = jobs.rebuild(old.id);
+      return accepted(`job ${job.id} queued on ${job.worker} (rebuild of ${old.id})`, job.id);
+    })
+    .add('GET', `${p}/jobs/:id/steps`, (ctx) => ok({ steps: jobOf(jobs, ctx).steps.map(stepJSON) }))
+    .add('GET', `${p}/jobs/:id/steps/:step`, (ctx) => ok(stepJSON(stepOf(jobOf(jobs, ctx), ctx))))
+    .add('GET', `${p}/jobs/:id/steps/:step/logs`, (ctx) => {
+      const step = stepOf(jobOf(jobs, ctx), ctx);
+      return ok({ logs: step.run ? { ...step.run.logs } : {} });
+    })
+    .add('GET', `${p}/jobs/:id/log`, (ctx) => {
+      const job = jobOf(jobs, ctx);
+      const raw = ctx.query.get('offset') ?? '0';
+      if (!/^\d{1,12}$/.test(raw)) throw badRequest('offset must be a non-negative integer');
+      return { status: 200, text: job.log.slice(Number(raw)), contentType: 'text/plain; charset=utf-8', headers: { 'X-Job-State': job.state } };
+    });
+}

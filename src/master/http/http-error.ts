@@ -1,0 +1,19 @@
+import { WorkerError } from '../../errors.js';
+
+/**
+ * A request the HTTP API refuses: the status code and the reason go into the JSON error
+ * body (`{error, status}`); `retryAfter` (seconds) becomes a `Retry-After` header on 503.
+ */
+export class HttpError extends WorkerError {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly retryAfter?: number,
+  ) {
+    super(`ERR_HTTP_${status}`, message);
+  }
+}
+
+export const badRequest = (reason: string): HttpError => new HttpError(400, reason);
+export const notFound = (reason: string): HttpError => new HttpError(404, reason);
+export const unavailable = (reason: string, retryAfter: number): HttpError => new HttpError(503, reason, retryAfter);

@@ -1,0 +1,266 @@
+import type { MasterEvent } from '../events.js';
+import type { TestMaster } from '../test-master.js';
+import type { StartCommandOptions } from '../command-run.js';
+import type { WorkerHandle } from '../worker-handle.js';
+import type { EventBus } from './event-bus.js';
+import { badRequest, notFound, unavailable } from './http-error.js';
+import { Job, stepJSON, type Step } from './job.js';
+import type { JobSpec } from './job-spec.js';
+
+export interface JobQueueOptions {
+  master: TestMaster;
+  bus: EventBus;
+  /** The configured worker names (the ones that may connect). */
+  workers: readonly string[];
+  /** Most queued (not yet running) jobs per worker; more → 503. Default 100. */
+  maxQueuedPerWorker?: number;
+  /** Seconds a 503 tells the client to wait before retrying. Default 5. */
+  retryAfterSeconds?: number;
+  log?: (line: string) => void;
+}
+
+export const DEFAULT_MAX_QUEUED_PER_WORKER = 100;
+
+/** What happened to a job a client asked to stop. */
+export type StopOutcome = 'cancelled' | 'interrupting';
+
+/**
+ * The self-serve job queue: one queue per worker, higher priority first (then submission
+ * order), one job running per worker at a time. Publishes on the bus:
+ * `jobs/<id>/new|started|updated|finished`, `jobs/<id>/steps/<n>/started|finished`,
+ * `jobs/<id>/logs` (`{job, step, log, text, offset}`), `workers/<name>/attached|detached`.
+ */
+export class JobQueue {
+  private readonly jobs = new Map<number, Job>();
+  private readonly queues = new Map<string, Job[]>();
+  private readonly running = new Map<string, Job>();
+  private readonly byCommand = new Map<string, { job: Job; step: Step }>();
+  private nextId = 1;
+  private readonly maxQueued: number;
+  private readonly retryAfter: number;
+  private readonly onMasterEvent = (e: MasterEvent): void => this.masterEvent(e);
+
+  constructor(private readonly o: JobQueueOptions) {
+    this.maxQueued = o.maxQueuedPerWorker ?? DEFAULT_MAX_QUEUED_PER_WORKER;
+    this.retryAfter = o.retryAfterSeconds ?? 5;
+    for (const w of o.workers) this.queues.set(w, []);
+    o.master.on('event', this.onMasterEvent);
+  }
+
+  close(): void {
+    this.o.master.off('event', this.onMasterEvent);
+  }
+
+  get workerNames(): readonly string[] {
+    return this.o.workers;
+  }
+
+  isKnownWorker(name: string): boolean {
+    return this.queues.has(name);
+  }
+
+  /** The worker's JSON view; throws 404 for a worker that is not configured. */
+  workerJSON(name: string): Record<string, unknown> {
+    if (!this.isKnownWorker(name)) throw notFound(`no such worker: ${name}`);
+    const h = this.o.master.worker(name);
+    return {
+      name,
+      connected: !!h?.attached,
+      protocol: h?.protocol ?? null,
+      info: h?.info ?? null,
+      builders: h ? h.builders.map((b) => b.name) : [],
+      queued: this.queued(name).map((j) => j.id),
+      running: this.running.get(name)?.id ?? null,
+    };
+  }
+
+  all(): Job[] {
+    return [...this.jobs.values()];
+  }
+
+  get(id: number): Job {
+    const job = this.jobs.get(id);
+    if (!job) throw notFound(`no such job: ${id}`);
+    return job;
+  }
+
+  /** Jobs waiting on a worker, in the order they will run. */
+  queued(worker: string): Job[] {
+    return [...(this.queues.get(worker) ?? [])];
+  }
+
+  /** Queue a job; throws 400 (unknown worker/builder) or 503 (worker not connected, queue full). */
+  submit(spec: JobSpec, rebuildOf: number | null = null): Job {
+    if (!this.isKnownWorker(spec.worker)) throw badRequest(`unknown worker: ${spec.worker}`);
+    const handle = this.o.master.worker(spec.worker);
+    if (!handle?.attached) throw unavailable(`worker ${spec.worker} is not connected; retry later`, this.retryAfter);
+    if (!handle.builders.some((b) => b.name === spec.builder)) {
+      throw badRequest(`unknown builder ${spec.builder} for worker ${spec.worker} (has ${handle.builders.map((b) => b.name).join(', ')})`);
+    }
+    const queue = this.queues.get(spec.worker)!;
+    if (queue.length >= this.maxQueued) throw unavailable(`the queue of worker ${spec.worker} is full (${this.maxQueued} jobs); retry later`, this.retryAfter);
+    const job = new Job(this.nextId++, spec, spec.priority, rebuildOf);
+    this.jobs.set(job.id, job);
+    this.insert(queue, job);
+    this.o.bus.publish(`jobs/${job.id}/new`, job.toJSON());
+    this.drain(spec.worker);
+    return job;
+  }
+
+  /** A new job with the same worker, builder, steps and priority. */
+  rebuild(id: number): Job {
+    const old = this.get(id);
+    return this.submit({ ...old.spec, priority: old.priority }, old.id);
+  }
+
+  /** Change a queued job's priority and its place in the queue. */
+  reprioritize(id: number, priority: number): Job {
+    const job = this.get(id);
+    if (job.state !== 'queued') throw badRequest(`job ${id} is ${job.state}; only a queued job can be reprioritized`);
+    const queue = this.queues.get(job.worker)!;
+    queue.splice(queue.indexOf(job), 1);
+    job.priority = priority;
+    this.insert(queue, job);
+    this.o.bus.publish(`jobs/${job.id}/updated`, job.toJSON());
+    return job;
+  }
+
+  /** Cancel a queued job or interrupt a running one; 400 for a finished job. */
+  stop(id: number, why = 'interrupted by request'): StopOutcome {
+    const job = this.get(id);
+    if (job.state === 'finished') throw badRequest(`job ${id} already finished (${job.result})`);
+    job.cancelled = true;
+    if (job.state === 'queued') {
+      const queue = this.queues.get(job.worker)!;
+      queue.splice(queue.indexOf(job), 1);
+      for (const s of job.steps) s.state = 'skipped';
+      this.finish(job, 'CANCELLED');
+      return 'cancelled';
+    }
+    const current = job.steps.find((s) => s.state === 'running');
+    void current?.run?.interrupt(why).catch((err: unknown) => this.o.log?.(`job ${id}: interrupt failed: ${String(err)}`));
+    return 'interrupting';
+  }
+
+  /** Resolve once the job finished. */
+  whenFinished(id: number): Promise<Job> {
+    const job = this.get(id);
+    if (job.state === 'finished') return Promise.resolve(job);
+    return new Promise((resolve) => {
+      const c = this.o.bus.consumer((e) => {
+        c.close();
+        resolve(this.get(id));
+      });
+      c.add(`jobs/${id}/finished`);
+    });
+  }
+
+  // ---- internals -------------------------------------------------------------------
+
+  /** Higher priority first; equal priorities keep submission order. */
+  private insert(queue: Job[], job: Job): void {
+    let i = queue.findIndex((q) => q.priority < job.priority || (q.priority === job.priority && q.id > job.id));
+    if (i === -1) i = queue.length;
+    queue.splice(i, 0, job);
+  }
+
+  private drain(worker: string): void {
+    if (this.running.has(worker)) return;
+    const handle = this.o.master.worker(worker);
+    if (!handle?.attached) return;
+    const job = this.queues.get(worker)?.shift();
+    if (!job) return;
+    this.running.set(worker, job);
+    job.state = 'running';
+    job.startedAt = Date.now();
+    this.o.bus.publish(`jobs/${job.id}/started`, job.toJSON());
+    void this.run(job, handle).finally(() => {
+      this.running.delete(worker);
+      this.drain(worker);
+    });
+  }
+
+  private async run(job: Job, handle: WorkerHandle): Promise<void> {
+    let result: Job['result'] = 'SUCCESS';
+    for (const step of job.steps) {
+      if (job.cancelled || result !== 'SUCCESS') {
+        step.state = 'skipped';
+        continue;
+      }
+      step.state = 'running';
+      job.stepLogStart[step.index] = job.log.length;
+      this.o.bus.publish(`jobs/${job.id}/steps/${step.index}/started`, stepJSON(step));
+      const opts: StartCommandOptions = {};
+      if (step.spec.data !== undefined) opts.download = { data: step.spec.data, faithfulReadBug: false };
+      try {
+        step.run = handle.startCommand(job.spec.builder, step.spec.command, step.spec.args, opts);
+      } catch (err) {
+        step.startError = err instanceof Error ? err.message : String(err);
+        step.result = handle.attached ? 'EXCEPTION' : 'RETRY';
+        step.state = 'finished';
+        result = step.result;
+        this.o.bus.publish(`jobs/${job.id}/steps/${step.index}/finished`, stepJSON(step));
+        continue;
+      }
+      step.commandId = step.run.commandId;
+      this.byCommand.set(step.run.commandId, { job, step });
+      const r = await step.run.done;
+      this.byCommand.delete(step.run.commandId);
+      this.publishLogs(job, step);
+      step.state = 'finished';
+      step.result = r.status;
+      step.rc = r.rc;
+      if (r.elapsed !== undefined) step.elapsed = r.elapsed;
+      if (r.failure !== undefined) step.failure = r.failure;
+      if (r.startError !== undefined) step.startError = r.startError;
+      if (r.status !== 'SUCCESS') result = r.status;
+      this.o.bus.publish(`jobs/${job.id}/steps/${step.index}/finished`, stepJSON(step));
+    }
+    this.finish(job, job.cancelled ? 'CANCELLED' : result);
+  }
+
+  private finish(job: Job, result: NonNullable<Job['result']>): void {
+    job.state = 'finished';
+    job.result = result;
+    job.finishedAt = Date.now();
+    this.o.bus.publish(`jobs/${job.id}/finished`, job.toJSON());
+  }
+
+  private masterEvent(e: MasterEvent): void {
+    if (e.type === 'update') {
+      const entry = this.byCommand.get(e.commandId);
+      if (entry) this.publishLogs(entry.job, entry.step);
+    } else if (e.type === 'attach' && this.isKnownWorker(e.worker)) {
+      this.o.bus.publish(`workers/${e.worker}/attached`, this.workerJSON(e.worker));
+      this.drain(e.worker);
+    } else if (e.type === 'detach' && this.isKnownWorker(e.worker)) {
+      this.o.bus.publish(`workers/${e.worker}/detached`, { ...this.workerJSON(e.worker), reason: e.reason });
+    }
+  }
+
+  /**
+   * Publish whatever log text of the step's run has not been published yet. stdio text
+   * (header/stdout/stderr) also goes into the job's log; its `offset` is the position there,
+   * so a client that fetched the log can drop what it already has. Other logfiles carry
+   * their offset within that logfile.
+   */
+  private publishLogs(job: Job, step: Step): void {
+    const run = step.run;
+    if (!run) return;
+    for (const [name, text] of Object.entries(run.logs)) {
+      if (name === 'stdout' || name === 'stderr' || name === 'header') continue;
+      const seen = step.published.get(name) ?? 0;
+      if (text.length <= seen) continue;
+      const chunk = text.slice(seen);
+      step.published.set(name, text.length);
+      if (name === 'stdio') {
+        const offset = job.log.length;
+        job.log += chunk;
+        this.o.bus.publish(`jobs/${job.id}/logs`, { job: job.id, step: step.index, log: 'stdio', text: chunk, offset });
+      } else {
+        this.o.bus.publish(`jobs/${job.id}/logs`, { job: job.id, step: step.index, log: name, text: chunk, offset: seen });
+      }
+    }
+  }
+}
+

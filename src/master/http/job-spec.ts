@@ -1,0 +1,105 @@
+import { badRequest } from './http-error.js';
+
+/**
+ * What a job request asks for, checked: a list of worker commands (PB names and PB-style,
+ * builder-relative args, as `WorkerHandle.startCommand` takes them) for one worker/builder.
+ */
+
+/** The commands a job may run: the Python worker's shell, transfer and file commands. */
+export const JOB_COMMANDS = new Set([
+  'shell',
+  'uploadFile',
+  'uploadDirectory',
+  'downloadFile',
+  'mkdir',
+  'rmdir',
+  'cpdir',
+  'stat',
+  'glob',
+  'listdir',
+  'rmfile',
+]);
+
+export const MAX_STEPS = 100;
+const MAX_NAME = 200;
+/** downloadFile: most bytes of `data` a request may carry. */
+export const MAX_DOWNLOAD_DATA = 512 * 1024;
+
+export interface StepSpec {
+  command: string;
+  args: Record<string, unknown>;
+  /** downloadFile: the contents the master serves. */
+  data?: string;
+}
+
+export interface JobSpec {
+  worker: string;
+  builder: string;
+  priority: number;
+  steps: StepSpec[];
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A priority: an integer (number or decimal string); undefined when absent. */
+export function parsePriority(value: unknown): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const n = typeof value === 'string' && /^[+-]?\d{1,9}$/.test(value.trim()) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw badRequest(`priority must be an integer, got ${JSON.stringify(value).slice(0, 40)}`);
+  return n;
+}
+
+function parseStep(raw: unknown, i: number): StepSpec {
+  if (!isPlainObject(raw)) throw badRequest(`steps[${i}] must be an object {command, args}`);
+  const command = raw.command;
+  if (typeof command !== 'string' || !JOB_COMMANDS.has(command)) {
+    throw badRequest(`steps[${i}].command must be one of ${[...JOB_COMMANDS].join(', ')}; got ${JSON.stringify(command ?? null).slice(0, 60)}`);
+  }
+  const args = raw.args ?? {};
+  if (!isPlainObject(args)) throw badRequest(`steps[${i}].args must be an object`);
+  const step: StepSpec = { command, args: { ...args } };
+  if (command === 'shell') {
+    const c = step.args.command;
+    const ok = (typeof c === 'string' && c !== '') || (Array.isArray(c) && c.length > 0 && c.every((x) => typeof x === 'string'));
+    if (!ok) throw badRequest(`steps[${i}].args.command must be a non-empty string or list of strings`);
+    if (step.args.workdir === undefined) step.args.workdir = 'build';
+  }
+  if (raw.data !== undefined) {
+    if (command !== 'downloadFile') throw badRequest(`steps[${i}].data is only for downloadFile`);
+    if (typeof raw.data !== 'string') throw badRequest(`steps[${i}].data must be a string`);
+    if (Buffer.byteLength(raw.data) > MAX_DOWNLOAD_DATA) throw badRequest(`steps[${i}].data exceeds ${MAX_DOWNLOAD_DATA} bytes`);
+    step.data = raw.data;
+  }
+  return step;
+}
+
+/**
+ * Check a job request (JSON body or form fields). `command` (a shell command line) is a
+ * shorthand for one shell step; `steps` may be a JSON string in a form.
+ */
+export function parseJobSpec(body: Record<string, unknown>, defaultBuilder: string): JobSpec {
+  const worker = body.worker;
+  if (typeof worker !== 'string' || worker === '') throw badRequest('missing parameter: worker');
+  if (worker.length > MAX_NAME) throw badRequest('worker name too long');
+  const builder = body.builder ?? defaultBuilder;
+  if (typeof builder !== 'string' || builder === '' || builder.length > MAX_NAME) throw badRequest('builder must be a non-empty string');
+  let rawSteps = body.steps;
+  if (typeof rawSteps === 'string') {
+    try {
+      rawSteps = JSON.parse(rawSteps);
+    } catch {
+      throw badRequest('steps is not valid JSON');
+    }
+  }
+  if (rawSteps !== undefined && body.command !== undefined) throw badRequest('give either steps or command, not both');
+  if (rawSteps === undefined) {
+    if (body.command === undefined) throw badRequest('missing parameter: steps (or command)');
+    rawSteps = [{ command: 'shell', args: { command: body.command } }];
+  }
+  if (!Array.isArray(rawSteps) || rawSteps.length === 0) throw badRequest('steps must be a non-empty list');
+  if (rawSteps.length > MAX_STEPS) throw badRequest(`at most ${MAX_STEPS} steps per job`);
+  const steps = rawSteps.map(parseStep);
+  return { worker, builder, priority: parsePriority(body.priority) ?? 0, steps };
+}

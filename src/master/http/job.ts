@@ -1,0 +1,87 @@
+import type { CommandRun, CommandStatus } from '../command-run.js';
+import type { JobSpec, StepSpec } from './job-spec.js';
+
+/** Where a job is in its life. */
+export type JobState = 'queued' | 'running' | 'finished';
+/** A finished job's outcome: its first unsuccessful step's status, or CANCELLED when stopped by request. */
+export type JobResult = CommandStatus | 'CANCELLED';
+
+export interface Step {
+  readonly index: number;
+  readonly spec: StepSpec;
+  state: 'pending' | 'running' | 'finished' | 'skipped';
+  result: CommandStatus | null;
+  rc: number | null;
+  elapsed?: number;
+  failure?: string;
+  startError?: string;
+  commandId?: string;
+  run?: CommandRun;
+  /** Per log name: how much of the run's text was already published. */
+  published: Map<string, number>;
+}
+
+/** One job: a list of commands for one worker/builder, run in order, stopping at the first unsuccessful step. */
+export class Job {
+  state: JobState = 'queued';
+  result: JobResult | null = null;
+  readonly steps: Step[];
+  readonly submittedAt = Date.now();
+  startedAt: number | null = null;
+  finishedAt: number | null = null;
+  /** Stopped by request: cancelled while queued or interrupted while running. */
+  cancelled = false;
+  /** The job's whole log: every step's stdio (header, stdout, stderr) in arrival order. */
+  log = '';
+  /** Where each step's text begins in `log`. */
+  readonly stepLogStart: number[] = [];
+
+  constructor(
+    readonly id: number,
+    readonly spec: JobSpec,
+    public priority: number,
+    readonly rebuildOf: number | null = null,
+  ) {
+    this.steps = spec.steps.map((s, index) => ({ index, spec: s, state: 'pending', result: null, rc: null, published: new Map() }));
+  }
+
+  get worker(): string {
+    return this.spec.worker;
+  }
+
+  /** The JSON view (logs are separate resources). */
+  toJSON(): Record<string, unknown> {
+    return {
+      id: this.id,
+      worker: this.spec.worker,
+      builder: this.spec.builder,
+      priority: this.priority,
+      state: this.state,
+      result: this.result,
+      cancelled: this.cancelled,
+      rebuild_of: this.rebuildOf,
+      submitted_at: this.submittedAt,
+      started_at: this.startedAt,
+      finished_at: this.finishedAt,
+      log_length: this.log.length,
+      steps: this.steps.map(stepJSON),
+    };
+  }
+}
+
+export function stepJSON(s: Step): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    index: s.index,
+    command: s.spec.command,
+    args: s.spec.args,
+    state: s.state,
+    result: s.result,
+    rc: s.rc,
+  };
+  if (s.commandId !== undefined) out.command_id = s.commandId;
+  if (s.elapsed !== undefined) out.elapsed = s.elapsed;
+  if (s.failure !== undefined) out.failure = s.failure;
+  if (s.startError !== undefined) out.start_error = s.startError;
+  if (s.run) out.logs = Object.keys(s.run.logs);
+  return out;
+}

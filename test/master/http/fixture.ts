@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startLocalWorker, type LocalProtocol, type LocalWorker } from '../../../src/cli/local-worker.js';
+import { startMasterHttp, type MasterHttpServer } from '../../../src/master/http/http-server.js';
+import { startTestMaster, type TestMaster } from '../../../src/master/test-master.js';
+
+/** A test master with its HTTP API on ephemeral ports, and optionally a real worker process attached. */
+export interface HttpFixture {
+  master: TestMaster;
+  web: MasterHttpServer;
+  worker?: LocalWorker;
+  /** Name of the attached worker (`w-<protocol>`). */
+  name: string;
+  close(): Promise<void>;
+}
+
+export const PASSWORD = 'pass-word';
+
+export async function startFixture(opts: { protocol?: LocalProtocol; maxQueuedPerWorker?: number; extraWorkers?: string[] } = {}): Promise<HttpFixture> {
+  const name = `w-${opts.protocol ?? 'none'}`;
+  const workers: Record<string, string> = { [name]: PASSWORD };
+  for (const w of opts.extraWorkers ?? []) workers[w] = PASSWORD;
+  const master = await startTestMaster({ workers });
+  const web = await startMasterHttp({ master, workers: Object.keys(workers), port: 0, maxQueuedPerWorker: opts.maxQueuedPerWorker });
+  let worker: LocalWorker | undefined;
+  let tmp: string | undefined;
+  try {
+    if (opts.protocol) {
+      tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'http-api-'));
+      const port = opts.protocol === 'pb' ? master.pbPort : master.msgpackPort;
+      worker = await startLocalWorker({ basedir: path.join(tmp, 'worker'), protocol: opts.protocol, port, name, password: PASSWORD });
+      await master.waitForWorker(name, { timeoutMs: 30_000 }).catch((err: unknown) => {
+        throw new Error(`worker did not attach: ${String(err)}\n${worker?.output()}`);
+      });
+    }
+  } catch (err) {
+    await worker?.stop();
+    await web.close();
+    await master.close();
+    throw err;
+  }
+  return {
+    master,
+    web,
+    worker,
+    name,
+    async close() {
+      await worker?.stop();
+      await web.close();
+      await master.close();
+      if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+/** One request; JSON bodies are sent as JSON, URLSearchParams as a form. */
+export async function call(web: MasterHttpServer, method: string, urlPath: string, body?: unknown): Promise<ApiResponse> {
+  const init: RequestInit = { method };
+  if (body instanceof URLSearchParams) init.body = body;
+  else if (typeof body === 'string') init.body = body;
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { 'Content-Type': 'application/json' };
+  }
+  const r = await fetch(web.url + urlPath, init);
+  const text = await r.text();
+  let parsed: unknown = text;
+  if ((r.headers.get('content-type') ?? '').includes('json')) parsed = JSON.parse(text);
+  return { status: r.status, headers: r.headers, body: parsed };
+}
+
+/** Poll `get` until `ok` holds (wall clock: waits for a real worker). */
+export async function waitUntil<T>(get: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await get();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v).slice(0, 500)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function jobWhen(web: MasterHttpServer, id: number, ok: (job: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> {
+  return waitUntil(async () => (await call(web, 'GET', `/api/v1/jobs/${id}`)).body as Record<string, unknown>, ok, `job ${id} ${what}`);
+}
+
+export const finished = (j: Record<string, unknown>): boolean => j.state === 'finished';
+
+export const shellStep = (command: string) => ({ command: 'shell', args: { command } });

@@ -149,14 +149,31 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .option('--worker <name:password>', 'a worker allowed to connect (repeatable)', collect, [] as string[])
     .option('--builder <name>', 'the builder every worker gets', 'builder')
     .option('--run <command>', 'shell command to run on each worker when it attaches')
-    .action(async (o: { host: string; pbPort: string; msgpackPort: string; worker: string[]; builder: string; run?: string }) => {
-      setCode(
-        await runTestMaster(
-          { host: o.host, pbPort: Number(o.pbPort), msgpackPort: Number(o.msgpackPort), worker: o.worker, builder: o.builder, run: o.run },
-          (l) => print(l),
-        ),
-      );
-    });
+    .option('--http-port <port>', 'REST/WebSocket/SSE API and status page port, on 127.0.0.1 (0: any free port, "none": off)', '8010')
+    .option('--http-host <host>', 'interface of the HTTP server', '127.0.0.1')
+    .option('--config <file>', 'JSON file: {"workers": {"name": "password"}, "builders": ["name"]}')
+    .action(
+      async (o: { host: string; pbPort: string; msgpackPort: string; worker: string[]; builder: string; run?: string; httpPort: string; httpHost: string; config?: string }) => {
+        const httpPort = o.httpPort === 'none' ? null : Number(o.httpPort);
+        if (httpPort !== null && (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65535)) throw new UsageError(`--http-port must be a port number or none, got ${o.httpPort}`);
+        setCode(
+          await runTestMaster(
+            {
+              host: o.host,
+              pbPort: Number(o.pbPort),
+              msgpackPort: Number(o.msgpackPort),
+              worker: o.worker,
+              builder: o.builder,
+              run: o.run,
+              httpPort,
+              httpHost: o.httpHost,
+              config: o.config,
+            },
+            (l) => print(l),
+          ),
+        );
+      },
+    );
 
   return program;
 }

@@ -1,11 +1,16 @@
+import fs from 'node:fs';
 import { startTestMaster, type TestMaster } from '../master/test-master.js';
 import type { MasterEvent } from '../master/events.js';
+import { startMasterHttp, type MasterHttpServer } from '../master/http/http-server.js';
 import { ConfigError } from '../errors.js';
+import { createWorkerLog } from '../util/log.js';
 
 /**
  * `worker test-master`: the embedded master run standalone, so a worker can be tried
- * without a Buildbot installation. It accepts the configured workers on both protocols
- * and logs what they do; `--run` starts one shell command on each worker that attaches.
+ * without a Buildbot installation. It accepts the configured workers on both protocols,
+ * serves the REST/WebSocket/SSE API and the status page on --http-port (loopback by
+ * default), and logs what the workers do; `--run` starts one shell command on each worker
+ * that attaches.
  */
 
 export interface TestMasterCommandOptions {
@@ -17,7 +22,16 @@ export interface TestMasterCommandOptions {
   builder: string;
   /** Shell command to run once on every attached worker. */
   run?: string;
+  /** HTTP API and status page port; null = no HTTP server. */
+  httpPort?: number | null;
+  /** Interface of the HTTP server; default 127.0.0.1 (it runs commands on workers). */
+  httpHost?: string;
+  /** JSON file: `{"workers": {"name": "password"}, "builders": ["name", ...]}`. */
+  config?: string;
 }
+
+/** Largest config file read. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
 
 export function parseWorkerCredentials(pairs: string[]): Record<string, string> {
   const workers: Record<string, string> = {};
@@ -26,8 +40,46 @@ export function parseWorkerCredentials(pairs: string[]): Record<string, string> 
     if (idx <= 0) throw new ConfigError(`--worker expects NAME:PASSWORD, got ${JSON.stringify(pair.slice(0, 40))}`);
     workers[pair.slice(0, idx)] = pair.slice(idx + 1);
   }
-  if (Object.keys(workers).length === 0) throw new ConfigError('give at least one --worker NAME:PASSWORD');
   return workers;
+}
+
+export interface TestMasterConfig {
+  workers: Record<string, string>;
+  builders: string[];
+}
+
+/** Read and check a --config file. */
+export function readTestMasterConfig(file: string): TestMasterConfig {
+  let text: string;
+  try {
+    if (fs.statSync(file).size > MAX_CONFIG_BYTES) throw new ConfigError(`${file}: larger than ${MAX_CONFIG_BYTES} bytes`);
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`${file}: expected a JSON object`);
+  const v = value as Record<string, unknown>;
+  const workers: Record<string, string> = {};
+  if (v.workers !== undefined) {
+    if (typeof v.workers !== 'object' || v.workers === null || Array.isArray(v.workers)) throw new ConfigError(`${file}: "workers" must map names to passwords`);
+    for (const [name, pw] of Object.entries(v.workers)) {
+      if (typeof pw !== 'string' || name === '') throw new ConfigError(`${file}: the password of worker ${JSON.stringify(name)} must be a string`);
+      workers[name] = pw;
+    }
+  }
+  let builders: string[] = [];
+  if (v.builders !== undefined) {
+    if (!Array.isArray(v.builders) || !v.builders.every((b) => typeof b === 'string' && b !== '')) throw new ConfigError(`${file}: "builders" must be a list of names`);
+    builders = v.builders as string[];
+  }
+  return { workers, builders };
 }
 
 function describe(e: MasterEvent): string | undefined {
@@ -49,23 +101,47 @@ function describe(e: MasterEvent): string | undefined {
 
 /** Start the master and serve until SIGINT/SIGTERM. Resolves with the exit code. */
 export async function runTestMaster(opts: TestMasterCommandOptions, print: (line: string) => void = (l) => console.log(l)): Promise<number> {
-  const workers = parseWorkerCredentials(opts.worker);
+  const fromFile = opts.config ? readTestMasterConfig(opts.config) : { workers: {}, builders: [] };
+  const workers = { ...fromFile.workers, ...parseWorkerCredentials(opts.worker) };
+  if (Object.keys(workers).length === 0) throw new ConfigError('give at least one --worker NAME:PASSWORD (or workers in --config)');
+  const builderNames = fromFile.builders.length ? fromFile.builders : [opts.builder];
+  const { log, close: closeLog } = createWorkerLog({ stdout: true, stdoutWrite: (l) => print(l.replace(/\n$/, '')), secrets: Object.values(workers) });
   const master: TestMaster = await startTestMaster({
     workers,
     host: opts.host,
     pbPort: opts.pbPort,
     msgpackPort: opts.msgpackPort,
-    builders: [{ name: opts.builder, builddir: opts.builder }],
-    log: (line) => print(line),
+    builders: builderNames.map((name) => ({ name, builddir: name })),
+    log: (line) => log.info(line),
   });
-  print(`test master: PB on ${opts.host}:${master.pbPort}, msgpack on ws://${opts.host}:${master.msgpackPort}; workers: ${Object.keys(workers).join(', ')}`);
+  let web: MasterHttpServer | undefined;
+  try {
+    if (opts.httpPort !== null && opts.httpPort !== undefined) {
+      web = await startMasterHttp({
+        master,
+        workers: Object.keys(workers),
+        host: opts.httpHost ?? '127.0.0.1',
+        port: opts.httpPort,
+        defaultBuilder: builderNames[0],
+        log: (line) => log.warn(line),
+      });
+    }
+  } catch (err) {
+    await master.close();
+    throw err;
+  }
+  log.info(
+    `test master: PB on ${opts.host}:${master.pbPort}, msgpack on ws://${opts.host}:${master.msgpackPort}` +
+      (web ? `, web on ${web.url}/` : '') +
+      `; workers: ${Object.keys(workers).join(', ')}; builders: ${builderNames.join(', ')}`,
+  );
   master.on('event', (e: MasterEvent) => {
     const line = describe(e);
-    if (line) print(line);
+    if (line) log.info(line);
     if (e.type === 'attach' && opts.run) {
-      const run = e.handle.startCommand(opts.builder, 'shell', { command: opts.run, workdir: 'build' });
+      const run = e.handle.startCommand(builderNames[0]!, 'shell', { command: opts.run, workdir: 'build' });
       void run.done.then((r) => {
-        for (const l of r.logs.stdio.split('\n')) if (l) print(`  ${e.worker} | ${l}`);
+        for (const l of r.logs.stdio.split('\n')) if (l) log.info(`  ${e.worker} | ${l}`);
       });
     }
   });
@@ -74,7 +150,9 @@ export async function runTestMaster(opts: TestMasterCommandOptions, print: (line
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  print('test master: shutting down');
+  log.info('test master: shutting down');
+  await web?.close();
   await master.close();
+  closeLog();
   return 0;
 }

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import * as tar from 'tar';
 import { startTestMaster, type TestMaster } from '../../src/master/test-master.js';
 import type { WorkerHandle } from '../../src/master/worker-handle.js';
-import { attachWorker, eventually, processesWith, type Protocol, type RunningWorker } from './harness.js';
+import { attachWorker, eventually, processesWith, startWorker, type Protocol, type RunningWorker } from './harness.js';
 
 /**
  * The worker as users run it (the CLI, a separate process) driven by the embedded test
@@ -188,6 +188,18 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
       const r = await run('noSuchCommand', {});
       assert.ok(r.startError || r.status === 'EXCEPTION', JSON.stringify(r));
       assert.equal((await run('shell', { command: 'true', workdir: 'build' })).rc, 0);
+    });
+
+    test('a wrong password: one clear log line per attempt, backoff, no crash', async () => {
+      const bad = await startWorker({ protocol, port: protocol === 'pb' ? master.pbPort : master.msgpackPort, name, password: 'wrong-password' });
+      try {
+        await eventually(() => (bad.output().match(/unauthorized login/gi) ?? []).length >= 2, 20_000, 'two refused attempts');
+        assert.equal(bad.child.exitCode, null, 'still running');
+        assert.ok(!bad.output().includes('wrong-password'), 'the password is not logged');
+        assert.ok(handle.attached, 'the good worker stays attached');
+      } finally {
+        await bad.stop();
+      }
     });
 
     test('the worker reconnects after the master drops the connection', async () => {

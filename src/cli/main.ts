@@ -5,7 +5,7 @@ import { createWorker, tacValuesFrom, type CreateWorkerOptions } from './create-
 import { printStdout, UsageError, type Print } from './output.js';
 import { runWorker } from './run-worker.js';
 import { startWorker } from './start.js';
-import { stopCommand, stopWorker } from './stop.js';
+import { parseWaitSeconds, stopCommand, stopWorker } from './stop.js';
 import { isWorkerDir } from './worker-dir.js';
 import fs from 'node:fs';
 import { runDemo } from './demo.js';
@@ -91,11 +91,12 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .argument('[basedir...]')
     .option('-q, --quiet', "Don't display startup log messages")
     .option('--nodaemon', "Don't daemonize (stay in foreground)")
+    .option('--exit-when-idle <seconds>', 'Stop (exit 0) once no command has run for this many seconds after attaching; for one-shot and latent containers (env WORKER_EXIT_WHEN_IDLE)')
     .addOption(new Option('--daemon-child').hideHelp())
-    .action(async (args: string[], o: { quiet?: boolean; nodaemon?: boolean; daemonChild?: boolean }) => {
+    .action(async (args: string[], o: { quiet?: boolean; nodaemon?: boolean; daemonChild?: boolean; exitWhenIdle?: string }) => {
       const basedir = basedirOf(args);
       if (!checkWorkerDir(basedir, print)) return setCode(1);
-      if (o.daemonChild) return setCode(await runWorker(basedir, { daemonChild: true }, print));
+      if (o.daemonChild) return setCode(await runWorker(basedir, { daemonChild: true, exitWhenIdle: o.exitWhenIdle }, print));
       setCode(await startWorker(basedir, o, print));
     });
 
@@ -107,10 +108,13 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .helpOption('-h, --help', 'Display this message')
     .argument('[basedir...]')
     .option('-q, --quiet', 'Do not emit the commands being run')
-    .action(async (args: string[], o: { quiet?: boolean }) => {
+    .option('--graceful', 'Let running commands finish first (the master starts no new build on this worker), then stop')
+    .option('--wait <seconds>', 'How long to wait for the worker to stop (default 10, with --graceful 3600)')
+    .action(async (args: string[], o: { quiet?: boolean; graceful?: boolean; wait?: string }) => {
       const basedir = basedirOf(args);
-      if (!isWorkerDir(basedir, print)) return setCode(1);
-      setCode(await stopCommand(basedir, !!o.quiet, print));
+      const waitMs = parseWaitSeconds(o.wait);
+      if (!checkWorkerDir(basedir, print)) return setCode(1);
+      setCode(await stopCommand(basedir, { quiet: !!o.quiet, graceful: !!o.graceful, waitMs }, print));
     });
 
   program
@@ -122,11 +126,14 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .argument('[basedir...]')
     .option('-q, --quiet', "Don't display startup log messages")
     .option('--nodaemon', "Don't daemonize (stay in foreground)")
-    .action(async (args: string[], o: { quiet?: boolean; nodaemon?: boolean }) => {
+    .option('--graceful', 'Let running commands finish before stopping the old worker')
+    .option('--wait <seconds>', 'How long to wait for the old worker to stop (default 10, with --graceful 3600)')
+    .action(async (args: string[], o: { quiet?: boolean; nodaemon?: boolean; graceful?: boolean; wait?: string }) => {
       const basedir = basedirOf(args);
-      if (!isWorkerDir(basedir, print)) return setCode(1);
+      const waitMs = parseWaitSeconds(o.wait);
+      if (!checkWorkerDir(basedir, print)) return setCode(1);
       const quiet = !!o.quiet;
-      const r = await stopWorker(basedir, quiet, print);
+      const r = await stopWorker(basedir, { quiet, graceful: !!o.graceful, waitMs }, print);
       if (r === 'not-running' && !quiet) print('no old worker process found to stop');
       if (!quiet) print('now restarting worker process..');
       setCode(await startWorker(basedir, o, print));

@@ -5,6 +5,8 @@ import { createRegistry } from '../commands/registry.js';
 import { CommandRunner } from '../commands/runner.js';
 import { transportOptionsFor } from '../config/connection-string.js';
 import { configFromEnvironment } from '../config/env-config.js';
+import { exitWhenIdleSeconds } from '../config/exit-when-idle.js';
+import { parseProxyAddress } from '../config/proxy-address.js';
 import { readTacFile } from '../config/tac-reader.js';
 import type { WorkerConfig } from '../config/worker-config.js';
 import { ConfigError } from '../errors.js';
@@ -19,6 +21,7 @@ import { SHUTDOWN_FILE_NAME, ShutdownFileWatcher } from '../worker/shutdown-file
 import { WORKER_VERSION } from '../worker/version.js';
 import type { Print } from './output.js';
 import { claimPidFile, releasePidFile } from './pid-file.js';
+import { pid1Warning } from './pid1.js';
 
 /** A process that does not exit this long after the worker stopped is made to. */
 const EXIT_SAFETY_NET_MS = 2_000;
@@ -37,6 +40,8 @@ export function loadConfig(basedir: string, env: NodeJS.ProcessEnv = process.env
 export interface RunWorkerOptions {
   /** Started by `start` as a daemon: log to twistd.log only. */
   daemonChild?: boolean;
+  /** `--exit-when-idle SECONDS` as given; WORKER_EXIT_WHEN_IDLE when absent. */
+  exitWhenIdle?: string;
 }
 
 const TWISTD_ALREADY_RUNNING = (pid: number) =>
@@ -54,8 +59,10 @@ const TWISTD_ALREADY_RUNNING = (pid: number) =>
  */
 export async function runWorker(basedir: string, opts: RunWorkerOptions, print: Print): Promise<number> {
   let cfg: WorkerConfig;
+  let idleSeconds: number | null;
   try {
     cfg = loadConfig(basedir);
+    idleSeconds = exitWhenIdleSeconds(opts.exitWhenIdle, process.env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     print(`cannot start the worker: ${err.message}`);
@@ -75,13 +82,15 @@ export async function runWorker(basedir: string, opts: RunWorkerOptions, print: 
     basedir: cfg.logToStdout ? undefined : cfg.basedir,
     rotation: cfg.logRotation,
     stdout: cfg.logToStdout || !opts.daemonChild,
-    secrets: [cfg.password],
+    secrets: [cfg.password, ...proxyPassword(cfg.proxyConnectionString)],
   });
   const cleanups: Array<() => void> = [];
   try {
     log.info('Log opened.');
     if (claim.stale) log.info(`Removing stale pidfile ${path.join(cfg.basedir, 'twistd.pid')} (pid ${claim.stale})`);
     log.info(`Starting Worker -- version: ${WORKER_VERSION}`);
+    const asInit = pid1Warning();
+    if (asInit) log.warn(asInit);
     if (cfg.umask !== null) process.umask(cfg.umask);
     try {
       log.info('recording hostname in twistd.hostname');
@@ -119,10 +128,13 @@ export async function runWorker(basedir: string, opts: RunWorkerOptions, print: 
       log,
       maxRetries: cfg.maxretries,
       maxDelaySeconds: effectiveMaxDelay(cfg.maxdelay),
+      exitWhenIdleMs: idleSeconds === null ? null : idleSeconds * 1000,
     });
+    if (idleSeconds !== null) log.info(`exit when idle: the worker stops once no command has run for ${idleSeconds} seconds`);
 
     const onStop = (signal: NodeJS.Signals) => {
-      log.info(`Received ${signal}, shutting down.`);
+      if (service.draining) log.info(`Received ${signal} again, stopping now.`);
+      else log.info(`Received ${signal}, shutting down.`);
       service.stop();
     };
     for (const sig of ['SIGTERM', 'SIGINT'] as const) {
@@ -142,12 +154,29 @@ export async function runWorker(basedir: string, opts: RunWorkerOptions, print: 
 
     log.info(`connecting to ${transport.host}:${transport.port} as ${cfg.workername} (protocol ${cfg.protocol})`);
     const end = await service.run();
+    if (end === 'idle') log.info('Worker stopped: idle (exit when idle)');
     log.info(end === 'gave-up' ? 'Worker stopped: no connection to the master (maxretries reached)' : 'Server Shut Down.');
-    return end === 'gave-up' ? 1 : 0;
+    process.exitCode = end === 'gave-up' ? 1 : 0;
+    return process.exitCode;
   } finally {
     for (const c of cleanups) c();
+    // A stop signal that arrives while the process winds down ends it at once, with the
+    // code it was going to exit with, instead of killing it by the signal.
+    const exitNow = () => process.exit();
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, exitNow);
     releasePidFile(cfg.basedir);
     close();
     setTimeout(() => process.exit(), EXIT_SAFETY_NET_MS).unref();
+  }
+}
+
+/** The proxy password of `proxy_connection_string`, to keep out of the log. */
+function proxyPassword(text: string | null): string[] {
+  if (!text) return [];
+  try {
+    const p = parseProxyAddress(text).password;
+    return p ? [p] : [];
+  } catch {
+    return []; // reported when the transport is set up
   }
 }

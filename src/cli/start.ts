@@ -4,13 +4,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LOG_FILE_NAME } from '../util/log.js';
 import type { Print } from './output.js';
+import { LogFollower } from './log-follower.js';
 import { runWorker } from './run-worker.js';
 
 /** `start` waits this long for `message from master: attached` (Python's LogWatcher.TIMEOUT_DELAY). */
 export const START_TIMEOUT_MS = 10_000;
 const POLL_MS = 100;
-/** Bytes of new log read per poll, so a runaway log cannot exhaust memory. */
-const MAX_READ_BYTES = 1024 * 1024;
 
 export const ATTACHED_MARKER = 'message from master: attached';
 
@@ -36,24 +35,31 @@ function cliScript(): string {
   return fileURLToPath(new URL('../../../bin/worker.js', import.meta.url));
 }
 
+export interface StartOptions {
+  nodaemon?: boolean;
+  quiet?: boolean;
+  /** `--exit-when-idle SECONDS`, as given (validated by the worker). */
+  exitWhenIdle?: string;
+}
+
 /**
  * `start [--nodaemon] [-q] BASEDIR` (`scripts/start.py`, reference §1.1). In the
  * foreground the worker runs in this process. Otherwise a detached child runs it and this
  * process follows twistd.log until the master says `attached` (exit 0), the child dies, or
  * 10 s pass (exit 1 with Python's hints). `--quiet` starts the daemon without following.
  */
-export async function startWorker(basedir: string, opts: { nodaemon?: boolean; quiet?: boolean }, print: Print): Promise<number> {
-  if (opts.nodaemon) return runWorker(basedir, {}, print);
+export async function startWorker(basedir: string, opts: StartOptions, print: Print): Promise<number> {
+  if (opts.nodaemon) return runWorker(basedir, { exitWhenIdle: opts.exitWhenIdle }, print);
   const logFile = path.join(basedir, LOG_FILE_NAME);
   // Like Python's LogWatcher: make sure the file exists, then follow it from its current end.
-  let offset = 0;
   try {
     fs.closeSync(fs.openSync(logFile, 'a'));
-    offset = fs.statSync(logFile).size;
   } catch {
     /* the worker may log to stdout only (container config); the child's exit still tells */
   }
-  const child = spawn(process.execPath, [cliScript(), 'start', '--nodaemon', '--daemon-child', basedir], {
+  const follower = new LogFollower(logFile);
+  const extra = opts.exitWhenIdle !== undefined ? ['--exit-when-idle', opts.exitWhenIdle] : [];
+  const child = spawn(process.execPath, [cliScript(), 'start', '--nodaemon', '--daemon-child', ...extra, basedir], {
     cwd: basedir,
     detached: true,
     stdio: 'ignore',
@@ -66,33 +72,13 @@ export async function startWorker(basedir: string, opts: { nodaemon?: boolean; q
 
   print('Following twistd.log until startup finished..');
   const deadline = Date.now() + START_TIMEOUT_MS;
-  let pending = '';
   for (;;) {
-    try {
-      const st = fs.statSync(logFile);
-      if (st.size < offset) offset = 0; // rotated
-      if (st.size > offset) {
-        const fd = fs.openSync(logFile, 'r');
-        try {
-          const buf = Buffer.alloc(Math.min(st.size - offset, MAX_READ_BYTES));
-          const n = fs.readSync(fd, buf, 0, buf.length, offset);
-          offset += n;
-          pending += buf.subarray(0, n).toString('utf8');
-        } finally {
-          fs.closeSync(fd);
-        }
-        const lines = pending.split('\n');
-        pending = lines.pop() ?? '';
-        for (const line of lines) {
-          print(line);
-          if (line.includes(ATTACHED_MARKER)) {
-            print('The buildbot-worker appears to have (re)started correctly.');
-            return 0;
-          }
-        }
+    for (const line of follower.poll()) {
+      print(line);
+      if (line.includes(ATTACHED_MARKER)) {
+        print('The buildbot-worker appears to have (re)started correctly.');
+        return 0;
       }
-    } catch {
-      /* not there yet */
     }
     if (exited !== undefined) {
       print(UNCONFIRMED_HINT);

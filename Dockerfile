@@ -1,0 +1,56 @@
+# buildbot-worker (TypeScript) container image, a drop-in for buildbot/buildbot-worker:
+# the same environment contract (BUILDMASTER, BUILDMASTER_PORT, BUILDMASTER_PROTOCOL,
+# WORKERNAME, WORKERPASS or WORKERPASS_FILE, WORKER_ENVIRONMENT_BLACKLIST, BUILDBOT_BASEDIR),
+# logs on stdout, user buildbot, basedir /buildbot. Used by DockerLatentWorker and the
+# Kubernetes/other latent workers unchanged.
+#
+#   docker build -t buildbot-worker-ts .
+#   docker run -e BUILDMASTER=master.example.org -e WORKERNAME=w1 -e WORKERPASS=secret buildbot-worker-ts
+#
+# Stopping: `docker stop` sends SIGTERM, which drains (running commands finish, the master is
+# asked to start nothing new); give it time with `docker stop -t <seconds>` /
+# `stop_grace_period`, or send SIGTERM twice to interrupt the build.
+
+# --- build: compile the TypeScript and build node-pty (native) for this platform ---
+FROM node:20-bookworm-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/buildbot-worker
+COPY package.json package-lock.json tsconfig.json ./
+RUN npm ci --no-audit --no-fund
+COPY src ./src
+RUN npx tsc -p tsconfig.json
+# Runtime dependencies only, node-pty built again for them.
+RUN rm -rf node_modules && npm ci --omit=dev --no-audit --no-fund
+
+# --- runtime ---
+FROM node:20-bookworm-slim
+# tini is PID 1: it reaps the orphans builds leave behind (Node cannot wait() for processes it
+# did not spawn) and forwards SIGTERM/SIGINT to the worker. git and friends are what most
+# builds need first; extend this image for the rest.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini ca-certificates git curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --create-home --home-dir /home/buildbot --shell /bin/bash buildbot \
+ && mkdir /buildbot && chown buildbot:buildbot /buildbot
+COPY --from=build /opt/buildbot-worker/node_modules /opt/buildbot-worker/node_modules
+COPY --from=build /opt/buildbot-worker/dist/src /opt/buildbot-worker/dist/src
+COPY package.json /opt/buildbot-worker/
+COPY bin /opt/buildbot-worker/bin
+COPY www /opt/buildbot-worker/www
+
+ENV BUILDBOT_BASEDIR=/buildbot \
+    BUILDMASTER=localhost \
+    BUILDMASTER_PORT=9989 \
+    BUILDMASTER_PROTOCOL=pb \
+    WORKERNAME=docker \
+    WORKER_ENVIRONMENT_BLACKLIST="WORKERPASS WORKERPASS_FILE" \
+    NODE_ENV=production
+
+USER buildbot
+WORKDIR /buildbot
+# No `-g`: SIGTERM goes to the worker only, which drains; builds run in their own process
+# groups and are stopped by the worker.
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "/opt/buildbot-worker/bin/worker.js", "start", "--nodaemon", "/buildbot"]

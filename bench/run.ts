@@ -94,6 +94,7 @@ export async function runBench(o: BenchOptions): Promise<{ rows: Measurement[]; 
   };
   const rows: Measurement[] = [];
   const info: RunInfo = { quick: o.quick, date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC', machine: machine(), versions: versions(), notes: [], skipped: [] };
+  const loads: string[] = [];
   try {
     for (const s of SCENARIOS) {
       if (o.only && !o.only.includes(s.NAME)) continue;
@@ -104,11 +105,17 @@ export async function runBench(o: BenchOptions): Promise<{ rows: Measurement[]; 
         info.skipped.push({ name: s.NAME, reason: r.skipped });
         ctx.progress(`   skipped: ${r.skipped}`);
       } else rows.push(...r);
-      ctx.progress(`   (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      const load = os.loadavg()[1].toFixed(1);
+      loads.push(`${s.NAME} ${load}`);
+      ctx.progress(`   (${((performance.now() - t0) / 1000).toFixed(0)} s, load average ${load})`);
     }
   } finally {
     if (!o.keep) rmSync(root, { recursive: true, force: true });
   }
+  info.notes.push(
+    `5-minute load average of the machine (${os.cpus().length} cores) after each section: ${loads.join(', ')}. ` +
+      'Other work on the machine slows both workers; each figure is the best of the runs noted in bench/README.md.',
+  );
   const markdown = renderMarkdown(rows, info);
   mkdirSync(o.outDir, { recursive: true });
   writeFileSync(path.join(o.outDir, 'results.md'), markdown);

@@ -151,3 +151,47 @@ test('sends are serialized and flush waits for delivery; a failed send does not 
   assert.deepEqual(events, ['start 0', 'end 0 1', 'start 1', 'start 2', 'end 2 1', 'flushed']);
   assert.equal(errors.length, 1);
 });
+
+test('maxInFlight: up to that many batches are handed over before the first settles, in order; flush waits for all', async () => {
+  const clock = new ManualClock();
+  const started: string[] = [];
+  const releases: Array<() => void> = [];
+  const buf = new UpdateBuffer({
+    clock,
+    bufferSize: 30,
+    bufferTimeout: 5,
+    maxInFlight: 3,
+    send: (entries) => {
+      started.push(entries.map((e) => (e.kind === 'status' ? e.key : '?')).join(''));
+      return new Promise<void>((r) => releases.push(r));
+    },
+  });
+  for (const key of ['a', 'b', 'c', 'd', 'e']) buf.append({ kind: 'status', key, value: 0 }); // each one pushes out the previous
+  let flushed = false;
+  const done = buf.flush().then(() => (flushed = true));
+  await tick();
+  assert.deepEqual(started, ['a', 'b', 'c'], 'three in flight, oldest first');
+  releases[1]!(); // a later batch settling first still frees a slot
+  await tick();
+  assert.deepEqual(started, ['a', 'b', 'c', 'd']);
+  releases[0]!();
+  await tick();
+  assert.deepEqual(started, ['a', 'b', 'c', 'd', 'e']);
+  assert.equal(flushed, false, 'flush waits for every batch');
+  for (const r of releases.slice(2)) r();
+  await done;
+  assert.equal(flushed, true);
+});
+
+test('maxInFlight defaults to one batch at a time', async () => {
+  const { buf, sent, setGate } = setup(30);
+  let release!: () => void;
+  setGate(new Promise<void>((r) => (release = r)));
+  for (const key of ['a', 'b', 'c']) buf.append({ kind: 'status', key, value: 0 });
+  await tick();
+  assert.equal(sent.length, 1);
+  release();
+  setGate(undefined);
+  await buf.flush();
+  assert.equal(sent.length, 3);
+});

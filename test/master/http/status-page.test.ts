@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { call, startFixture, shellStep, type HttpFixture } from './fixture.js';
+
+/** Debian's chromium package; CI installs it (.ci/run). */
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const skip = fs.existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium)`;
+
+describe('status page in headless Chromium', { skip }, () => {
+  let fx: HttpFixture;
+  before(async () => {
+    fx = await startFixture({ protocol: 'msgpack' });
+  });
+  after(async () => {
+    await fx?.close();
+  });
+
+  test('shows the worker, the job and its log following live', async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+      const r = await call(fx.web, 'POST', '/api/v1/jobs', {
+        worker: fx.name,
+        steps: [shellStep('echo first-line'), shellStep('echo waiting; sleep 60')],
+      });
+      const id = r.body.request_id as number;
+      await page.goto(`${fx.web.url}/?job=${id}`);
+      await page.locator('#conn.on').waitFor({ timeout: 20_000 });
+      await page.locator('#workers tbody tr', { hasText: fx.name }).waitFor({ timeout: 20_000 });
+      assert.match(await page.locator('#workers tbody').innerText(), /yes/);
+      await page.locator(`#jobs tbody tr[data-id="${id}"]`).waitFor({ timeout: 20_000 });
+      await page.locator('#log', { hasText: 'first-line' }).waitFor({ timeout: 20_000 });
+
+      // A line that appears while the page is open arrives over the event stream.
+      const live = await call(fx.web, 'POST', '/api/v1/jobs', { worker: fx.name, command: 'echo live-line-from-job' });
+      await page.locator(`#jobs tbody tr[data-id="${live.body.request_id}"]`).click();
+      await call(fx.web, 'DELETE', `/api/v1/jobs/${id}`);
+      await page.locator('#log', { hasText: 'live-line-from-job' }).waitFor({ timeout: 20_000 });
+      await page.locator('#log-state', { hasText: 'SUCCESS' }).waitFor({ timeout: 20_000 });
+      assert.doesNotMatch(await page.locator('#log').innerText(), /first-line/);
+
+      const shot = await page.screenshot({ fullPage: true });
+      assert.ok(shot.length > 1000, `screenshot of ${shot.length} bytes`);
+      assert.deepEqual([...shot.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+      if (process.env.STATUS_PAGE_SCREENSHOT) fs.writeFileSync(process.env.STATUS_PAGE_SCREENSHOT, shot);
+    } finally {
+      await browser.close();
+    }
+  });
+});

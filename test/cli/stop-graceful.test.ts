@@ -105,3 +105,23 @@ test('start --exit-when-idle: the worker exits 0 by itself after the build (also
   assert.equal(badEnv.code, 1);
   assert.ok(badEnv.stdout.includes("WORKER_EXIT_WHEN_IDLE must be a number of seconds"), badEnv.stdout);
 });
+
+test('restart --graceful: the running build finishes, then a daemon worker takes over', async () => {
+  await withWorker('pb', async (master, dir, run) => {
+    const handle = master.worker('w1')!;
+    const build = handle.startCommand('builder', 'shell', { command: ['sh', '-c', 'sleep 1.5; echo build-finished'], workdir: 'build' });
+    await waitFor(() => handle.runningCommands().length === 1);
+    const reattached = master.waitForEvent((e) => e.type === 'attach' && e.handle !== handle, { timeoutMs: 30_000 });
+    try {
+      const re = await cliRun(['restart', '--graceful', '--wait', '60', dir]);
+      assert.equal(re.code, 0, re.stdout);
+      assert.equal((await build.done).status, 'SUCCESS');
+      assert.equal(await run.exited, 0);
+      assert.match(re.stdout, /worker process \d+ is dead\nnow restarting worker process\.\.\nFollowing twistd\.log until startup finished\.\./);
+      assert.ok(re.stdout.endsWith('The buildbot-worker appears to have (re)started correctly.\n'), re.stdout);
+      await reattached;
+    } finally {
+      assert.equal((await cliRun(['stop', dir])).code, 0, 'the daemon is stopped');
+    }
+  });
+});

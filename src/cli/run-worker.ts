@@ -162,7 +162,7 @@ export async function runWorker(basedir: string, opts: RunWorkerOptions, print: 
     for (const c of cleanups) c();
     // A stop signal that arrives while the process winds down ends it at once, with the
     // code it was going to exit with, instead of killing it by the signal.
-    const exitNow = () => process.exit();
+    const exitNow = () => process.exit(process.exitCode ?? 1);
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, exitNow);
     releasePidFile(cfg.basedir);
     close();

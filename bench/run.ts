@@ -37,10 +37,12 @@ export interface BenchOptions {
   contenders: ContenderId[];
   outDir: string;
   keep: boolean;
+  /** Only render results.md and results.svg again from the results.json of an earlier run. */
+  renderOnly: boolean;
 }
 
 export function parseArgs(argv: string[]): BenchOptions {
-  const o: BenchOptions = { quick: false, protocols: ['pb', 'msgpack'], contenders: ['python', 'ts'], outDir: SOURCE_DIR, keep: false };
+  const o: BenchOptions = { quick: false, protocols: ['pb', 'msgpack'], contenders: ['python', 'ts'], outDir: SOURCE_DIR, keep: false, renderOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -50,6 +52,7 @@ export function parseArgs(argv: string[]): BenchOptions {
     };
     if (a === '--quick') o.quick = true;
     else if (a === '--keep') o.keep = true;
+    else if (a === '--render-only') o.renderOnly = true;
     else if (a === '--only') o.only = [...(o.only ?? []), ...value().split(',')];
     else if (a === '--protocol') {
       const p = value();
@@ -61,7 +64,7 @@ export function parseArgs(argv: string[]): BenchOptions {
       o.contenders = [c];
     } else if (a === '--out') o.outDir = path.resolve(value());
     else if (a === '--help' || a === '-h') {
-      console.log(`usage: node dist/bench/run.js [--quick] [--only ${SCENARIOS.map((s) => s.NAME).join('|')}] [--protocol pb|msgpack] [--contender ts|python] [--out DIR] [--keep]`);
+      console.log(`usage: node dist/bench/run.js [--quick] [--only ${SCENARIOS.map((s) => s.NAME).join('|')}] [--protocol pb|msgpack] [--contender ts|python] [--out DIR] [--keep] [--render-only]`);
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -116,11 +119,23 @@ export async function runBench(o: BenchOptions): Promise<{ rows: Measurement[]; 
     `5-minute load average of the machine (${os.cpus().length} cores) after each section: ${loads.join(', ')}. ` +
       'Other work on the machine slows both workers; each figure is the best of the runs noted in bench/README.md.',
   );
-  const markdown = renderMarkdown(rows, info);
   mkdirSync(o.outDir, { recursive: true });
-  writeFileSync(path.join(o.outDir, 'results.md'), markdown);
-  writeFileSync(path.join(o.outDir, 'results.svg'), renderSvg(rows, `this worker vs Python buildbot-worker${o.quick ? ' (quick)' : ''}`));
-  return { rows, markdown };
+  writeFileSync(path.join(o.outDir, 'results.json'), JSON.stringify({ info, rows }, null, 1) + '\n');
+  return { rows, markdown: render(rows, info, o.outDir) };
+}
+
+/** Write results.md and results.svg for `rows`. */
+function render(rows: Measurement[], info: RunInfo, outDir: string): string {
+  const markdown = renderMarkdown(rows, info);
+  writeFileSync(path.join(outDir, 'results.md'), markdown);
+  writeFileSync(path.join(outDir, 'results.svg'), renderSvg(rows, `this worker vs Python buildbot-worker${info.quick ? ' (quick)' : ''}`));
+  return markdown;
+}
+
+/** `--render-only`: the tables of an earlier run, rendered again (after a change to the rendering). */
+export function renderAgain(outDir: string): string {
+  const { info, rows } = JSON.parse(readFileSync(path.join(outDir, 'results.json'), 'utf8')) as { info: RunInfo; rows: Measurement[] };
+  return render(rows, info, outDir);
 }
 
 const isMain = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
@@ -131,6 +146,10 @@ if (isMain) {
   } catch (err) {
     console.error((err as Error).message);
     process.exit(2);
+  }
+  if (opts.renderOnly) {
+    console.log(renderAgain(opts.outDir));
+    process.exit(0);
   }
   runBench(opts).then(
     ({ markdown }) => {

@@ -15,10 +15,10 @@ export function renderSvg(rows: Measurement[], title: string): string {
       const r = ratio(m);
       if (r === undefined || r <= 0) return undefined;
       const advantage = m.better === 'higher' ? r : 1 / r;
-      return { label: `${m.scenario} — ${m.metric} [${m.protocol}]`, advantage, r, m };
+      return { label: `${m.scenario}: ${m.metric.replace(/ \(.*\)$/, '')} [${m.protocol}]`, advantage, r, m };
     })
     .filter((b): b is NonNullable<typeof b> => b !== undefined);
-  const labelW = 430;
+  const labelW = 600;
   const plotW = 420;
   const rowH = 22;
   const top = 50;

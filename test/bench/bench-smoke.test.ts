@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -14,8 +14,9 @@ import { pythonUnavailable } from '../../bench/contenders.js';
 
 const RUN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'run.js');
 
-test('bench --quick --only log-streaming writes results.md with both workers and results.svg', { timeout: 120_000 }, () => {
+test('bench --quick --only log-streaming writes results.md with both workers and results.svg', { timeout: 120_000 }, (t) => {
   const out = mkdtempSync(path.join(os.tmpdir(), 'bench-smoke-'));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
   const r = spawnSync(process.execPath, [RUN, '--quick', '--only', 'log-streaming', '--protocol', 'pb', '--out', out], { encoding: 'utf8', timeout: 110_000 });
   assert.equal(r.status, 0, `bench failed:\n${r.stderr}\n${r.stdout}`);
   const md = readFileSync(path.join(out, 'results.md'), 'utf8');

@@ -1,7 +1,7 @@
 import type { WebSocket, RawData } from 'ws';
 import { ConnectionError, type ProtocolError } from '../errors.js';
-import { decodeMessage, encodeMessage, type MsgpackMessage } from '../protocol/msgpack.js';
-import { PyFloat, PyTuple } from '../values.js';
+import { decodeMessage, encodeMessage, toWire, type MsgpackMessage } from '../protocol/msgpack.js';
+import { PyFloat, PyTuple, type PyValue } from '../values.js';
 import { CommandRun } from './command-run.js';
 import { toMsgpackCommand } from './msgpack-args.js';
 import { pathRulesFor } from './python-path.js';
@@ -173,7 +173,7 @@ export class MsgpackWorkerConnection extends WorkerConnection {
 
   private send(msg: MsgpackMessage): void {
     if (this.isGone) return;
-    this.ws.send(encodeMessage(toWire(msg) as MsgpackMessage), { binary: true });
+    this.ws.send(encodeMessage(toWire(msg as PyValue) as MsgpackMessage), { binary: true });
   }
 
   // ---- connection setup (§4) -----------------------------------------------------------
@@ -440,17 +440,6 @@ export class MsgpackWorkerConnection extends WorkerConnection {
     this.readerMap.clear();
     this.markGone('connection lost');
   }
-}
-
-/** Values above the codec use PyFloat/PyTuple markers (src/values.ts); msgpack spells them as number/array. */
-export function toWire(value: unknown): unknown {
-  if (value instanceof PyFloat) return value.value;
-  if (value instanceof PyTuple) return value.items.map(toWire);
-  if (Array.isArray(value)) return value.map(toWire);
-  if (value instanceof Uint8Array || value === null || typeof value !== 'object') return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = toWire(v);
-  return out;
 }
 
 function describe(value: unknown): string {

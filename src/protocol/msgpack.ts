@@ -1,5 +1,6 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { ProtocolError } from '../errors.js';
+import { PyFloat, PyTuple, type PyValue } from '../values.js';
 
 /**
  * msgpack payloads of `msgpack_experimental_v7` (`../shared/protocol/msgpack.md` §2).
@@ -42,4 +43,25 @@ export function decodeMessage(payload: Uint8Array): MsgpackMessage {
     throw new ProtocolError('msgpack message is not a map', 'ERR_MSGPACK');
   }
   return value as MsgpackMessage;
+}
+
+/** Integers beyond 32 bits: msgpackr would write a plain number as float64, Python writes an int (§2.2). */
+const UINT32_MAX = 0xffff_ffff;
+
+/** PyValue → msgpack-ready value: PyFloat a number, PyTuple an array (§2.2), big ints as BigInt. */
+export function toWire(value: PyValue | undefined): unknown {
+  if (value === undefined || value === null) return null;
+  if (value instanceof PyFloat) return value.value;
+  if (value instanceof PyTuple) return value.items.map(toWire);
+  if (Array.isArray(value)) return value.map(toWire);
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === 'number') {
+    return Number.isSafeInteger(value) && (value > UINT32_MAX || value < -0x8000_0000) ? BigInt(value) : value;
+  }
+  if (typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = toWire(v);
+    return out;
+  }
+  return value;
 }

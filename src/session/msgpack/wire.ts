@@ -1,8 +1,10 @@
 import type { LogChunk, OutputSettings, UpdateEntry } from '../../commands/update.js';
-import type { MsgpackMessage } from '../../protocol/msgpack.js';
+import { toWire, type MsgpackMessage } from '../../protocol/msgpack.js';
 import type { CommandFailure } from '../../worker/handlers.js';
-import { PyFloat, PyTuple, type PyValue } from '../../values.js';
+import type { PyValue } from '../../values.js';
 import { CommandError } from '../../errors.js';
+
+export { toWire };
 
 /**
  * What the worker puts on the `msgpack_experimental_v7` wire (`../shared/protocol/msgpack.md`),
@@ -11,27 +13,6 @@ import { CommandError } from '../../errors.js';
  * byte-identical to the captured ones (nobody depends on key order, §2.2, but the
  * captures can then serve as test vectors).
  */
-
-/** Integers beyond 32 bits: msgpackr would write a plain number as float64, Python writes an int (§2.2). */
-const UINT32_MAX = 0xffff_ffff;
-
-/** PyValue → msgpack-ready value: PyFloat a number, PyTuple an array (§2.2), big ints as BigInt. */
-export function toWire(value: PyValue | undefined): unknown {
-  if (value === undefined || value === null) return null;
-  if (value instanceof PyFloat) return value.value;
-  if (value instanceof PyTuple) return value.items.map(toWire);
-  if (Array.isArray(value)) return value.map(toWire);
-  if (value instanceof Uint8Array) return value;
-  if (typeof value === 'number') {
-    return Number.isSafeInteger(value) && (value > UINT32_MAX || value < -0x8000_0000) ? BigInt(value) : value;
-  }
-  if (typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = toWire(v);
-    return out;
-  }
-  return value;
-}
 
 /** `[text, newline_indexes, line_times]` (§7). */
 export function chunkValue(chunk: LogChunk): unknown[] {

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { MAX_MSGPACK_MESSAGE_BYTES } from '../protocol/msgpack.js';
 import { MsgpackWorkerConnection } from './msgpack-connection.js';
+import { TrackedServer } from './tracked-server.js';
 import type { MasterContext } from './worker-connection.js';
 
 /**
@@ -46,13 +47,14 @@ export function parseBasicAuth(header: string | undefined): Credentials {
 }
 
 export class MsgpackListener {
-  private readonly sockets = new Set<Duplex>();
+  private readonly server: TrackedServer;
   private readonly wss: WebSocketServer;
 
   private constructor(
-    private readonly server: http.Server,
+    server: http.Server,
     private readonly ctx: ListenerContext,
   ) {
+    this.server = new TrackedServer(server);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: MAX_MSGPACK_MESSAGE_BYTES,
@@ -65,35 +67,23 @@ export class MsgpackListener {
       res.writeHead(426, { Connection: 'close' });
       res.end();
     });
-    server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
   }
 
   /** Listen on `host:port` (0 = ephemeral). */
-  static listen(host: string, port: number, ctx: ListenerContext): Promise<MsgpackListener> {
-    const server = http.createServer();
-    const listener = new MsgpackListener(server, ctx);
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve(listener);
-      });
-    });
+  static async listen(host: string, port: number, ctx: ListenerContext): Promise<MsgpackListener> {
+    const listener = new MsgpackListener(http.createServer(), ctx);
+    await listener.server.listen(host, port);
+    return listener;
   }
 
   get port(): number {
-    const addr = this.server.address();
-    return typeof addr === 'object' && addr ? addr.port : 0;
+    return this.server.port;
   }
 
   /** Stop listening and drop every connection. */
   async close(): Promise<void> {
     for (const client of this.wss.clients) client.terminate();
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.server.close();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import type { ListenerContext } from './msgpack-listener.js';
 import { PbServerLink } from './pb-link.js';
+import { TrackedServer } from './tracked-server.js';
 
 /**
  * The PB port of the test master (`c['protocols']['pb']['port']`, `../shared/protocol/pb.md`
@@ -8,42 +9,33 @@ import { PbServerLink } from './pb-link.js';
  * dialect offer at once and serves the login portal.
  */
 export class PbListener {
-  private readonly sockets = new Set<net.Socket>();
+  private readonly server: TrackedServer;
 
   private constructor(
-    private readonly server: net.Server,
+    server: net.Server,
     private readonly ctx: ListenerContext,
   ) {
+    this.server = new TrackedServer(server);
     server.on('connection', (socket) => this.accept(socket));
   }
 
   /** Listen on `host:port` (0 = ephemeral). */
-  static listen(host: string, port: number, ctx: ListenerContext): Promise<PbListener> {
-    const server = net.createServer();
-    const listener = new PbListener(server, ctx);
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve(listener);
-      });
-    });
+  static async listen(host: string, port: number, ctx: ListenerContext): Promise<PbListener> {
+    const listener = new PbListener(net.createServer(), ctx);
+    await listener.server.listen(host, port);
+    return listener;
   }
 
   get port(): number {
-    const addr = this.server.address();
-    return typeof addr === 'object' && addr ? addr.port : 0;
+    return this.server.port;
   }
 
   /** Stop listening and drop every connection. */
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  close(): Promise<void> {
+    return this.server.close();
   }
 
   private accept(socket: net.Socket): void {
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
     socket.setNoDelay(true);
     new PbServerLink(socket, this.ctx).start();
   }

@@ -4,7 +4,7 @@ import { decodeMessage, encodeMessage, toWire, type MsgpackMessage } from '../pr
 import { PyFloat, PyTuple, type PyValue } from '../values.js';
 import { CommandRun } from './command-run.js';
 import { toMsgpackCommand } from './msgpack-args.js';
-import { pathRulesFor } from './python-path.js';
+import { pathRulesFor } from '../util/python-path.js';
 import { RemoteCallError } from './remote-call-error.js';
 import { WorkerConnection, type MasterContext } from './worker-connection.js';
 

@@ -5,7 +5,8 @@ import type { WorkerHandlers } from '../../worker/handlers.js';
 import { PyTuple } from '../../values.js';
 import { type Broker, PbFailure, Referenceable, collectRemoteRefs } from './broker.js';
 import { PbCommandChannel } from './command-channel.js';
-import { posixJoin, resolvePbArgs, workerHome } from './paths.js';
+import { posixJoin } from '../../util/python-path.js';
+import { resolvePbArgs, workerHome } from './paths.js';
 
 /**
  * The worker's PB objects (`../shared/protocol/pb.md` §6.1–§6.3, §6.8, §6.10): the Bot

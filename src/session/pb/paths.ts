@@ -1,6 +1,6 @@
-import os from 'node:os';
 import { CommandError } from '../../errors.js';
 import type { CommandArgs } from '../../commands/context.js';
+import { posixExpandHome, posixHome, posixJoin } from '../../util/python-path.js';
 
 /**
  * Path resolution for PB commands (`../shared/protocol/pb.md` §6.6). A PB master sends
@@ -9,37 +9,9 @@ import type { CommandArgs } from '../../commands/context.js';
  * one argument shape whatever the protocol.
  */
 
-/**
- * Python `posixpath.join`: an absolute component discards everything before it, an empty
- * component adds a trailing separator, nothing is normalised. Node's `path.join` differs
- * on all three points.
- */
-export function posixJoin(first: string, ...rest: string[]): string {
-  let result = first;
-  for (const part of rest) {
-    if (part.startsWith('/')) result = part;
-    else if (result === '' || result.endsWith('/')) result += part;
-    else result += '/' + part;
-  }
-  return result;
-}
-
 /** The worker's own home directory, as Python's `expanduser` finds it (`$HOME` first). */
 export function workerHome(env: NodeJS.ProcessEnv = process.env): string {
-  const home = env.HOME;
-  return home !== undefined ? home : os.homedir();
-}
-
-/**
- * Python `posixpath.expanduser` for the current user: a leading `~` (alone or followed by
- * `/`) becomes `home`. `~user` forms are returned unchanged: the worker has no password
- * database lookup, and the Python worker only ever meets `~` in practice.
- */
-export function expandUser(path: string, home: string = workerHome()): string {
-  if (!path.startsWith('~')) return path;
-  if (path.length > 1 && path[1] !== '/') return path;
-  const trimmed = home.replace(/\/+$/, '');
-  return trimmed + path.slice(1) || '/';
+  return posixHome(env);
 }
 
 function requireText(command: string, key: string, value: unknown): string {
@@ -122,7 +94,7 @@ export function resolvePbArgs(commandName: string, args: CommandArgs, builderDir
       }
       break;
     case 'rmfile':
-      if (has(args, 'path')) out.path = join(expandUser(requireText(commandName, 'path', args.path), home));
+      if (has(args, 'path')) out.path = join(posixExpandHome(requireText(commandName, 'path', args.path), home));
       break;
     case 'uploadFile':
     case 'upload_file':
@@ -131,7 +103,7 @@ export function resolvePbArgs(commandName: string, args: CommandArgs, builderDir
       // Masters older than command version 3.0 say `slavesrc`.
       const key = has(args, 'workersrc') ? 'workersrc' : 'slavesrc';
       if (has(args, key)) {
-        out.path = join(optionalText(commandName, 'workdir', args.workdir), expandUser(requireText(commandName, key, args[key]), home));
+        out.path = join(optionalText(commandName, 'workdir', args.workdir), posixExpandHome(requireText(commandName, key, args[key]), home));
       }
       break;
     }
@@ -139,7 +111,7 @@ export function resolvePbArgs(commandName: string, args: CommandArgs, builderDir
     case 'download_file': {
       const key = has(args, 'workerdest') ? 'workerdest' : 'slavedest';
       if (has(args, key)) {
-        out.path = join(optionalText(commandName, 'workdir', args.workdir), expandUser(requireText(commandName, key, args[key]), home));
+        out.path = join(optionalText(commandName, 'workdir', args.workdir), posixExpandHome(requireText(commandName, key, args[key]), home));
       }
       break;
     }

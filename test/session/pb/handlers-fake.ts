@@ -1,5 +1,5 @@
 import type { StartCommandRequest, WorkerHandlers, WorkerInfo } from '../../../src/worker/handlers.js';
-import { posixJoin } from '../../../src/session/pb/paths.js';
+import { posixJoin } from '../../../src/util/python-path.js';
 
 export type HandlerEvent =
   | ['print', string]

@@ -1,8 +1,9 @@
 import os from 'node:os';
 
 /**
- * Python's `posixpath`/`ntpath` join and Buildbot's `expanduser` variants, as the 3.7
- * master applies them to msgpack command arguments (`../shared/protocol/msgpack.md` §5).
+ * Python's `posixpath`/`ntpath` join and `expanduser`, and Buildbot's variants of the
+ * latter: the 3.7 master applies them to msgpack command arguments
+ * (`../shared/protocol/msgpack.md` §5), the worker to PB command arguments (`pb.md` §6.6).
  * Node's `path.join` normalises and never lets an absolute component reset the result,
  * so it cannot stand in for them.
  */
@@ -10,7 +11,10 @@ import os from 'node:os';
 /** Worker environment as reported in `get_worker_info` (`environ`). */
 export type WorkerEnviron = Readonly<Record<string, unknown>>;
 
-/** `posixpath.join`: an absolute component discards everything before it; no normalisation. */
+/**
+ * `posixpath.join`: an absolute component discards everything before it, an empty
+ * component adds a trailing separator, nothing is normalised.
+ */
 export function posixJoin(first: string, ...rest: string[]): string {
   let result = first;
   for (const part of rest) {
@@ -67,19 +71,35 @@ export function ntJoin(first: string, ...rest: string[]): string {
   return drive + path;
 }
 
+/** The home directory Python's `posixpath.expanduser` uses: `HOME`, else this process's user's (`pwd`). */
+export function posixHome(environ: WorkerEnviron): string {
+  return typeof environ.HOME === 'string' ? environ.HOME : os.homedir();
+}
+
+/**
+ * `posixpath.expanduser` with `home()` as the home directory: a leading `~` (alone or
+ * followed by `/`) becomes it. `~user` needs a password database lookup; it is returned
+ * unchanged. `home` is only asked for when the path needs it.
+ */
+function expandTilde(path: string, home: () => string): string {
+  if (!path.startsWith('~')) return path;
+  if (path.length > 1 && path[1] !== '/') return path;
+  const trimmed = home().replace(/\/+$/, '');
+  return trimmed + path.slice(1) || '/';
+}
+
+/** `posixpath.expanduser` for the `~` and `~/…` forms, with `home` as the home directory. */
+export function posixExpandHome(path: string, home: string): string {
+  return expandTilde(path, () => home);
+}
+
 /**
  * Buildbot's `posix_expanduser(path, worker_environ)`: `~` uses the worker's `HOME`
  * (falling back to the master's own home directory, as the real master does through
  * `pwd`). `~user` needs the master's password database; this master leaves it unchanged.
  */
 export function posixExpandUser(path: string, environ: WorkerEnviron): string {
-  if (!path.startsWith('~')) return path;
-  let i = path.indexOf('/', 1);
-  if (i < 0) i = path.length;
-  if (i !== 1) return path;
-  const home = typeof environ.HOME === 'string' ? environ.HOME : os.homedir();
-  const trimmed = home.replace(/\/+$/, '');
-  return trimmed + path.slice(i) || '/';
+  return expandTilde(path, () => posixHome(environ));
 }
 
 /** Buildbot's `nt_expanduser(path, worker_environ)`: `USERPROFILE`, else `HOMEDRIVE`+`HOMEPATH`. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ntExpandUser, ntJoin, ntSplitDrive, posixExpandUser, posixJoin } from '../../src/master/python-path.js';
+import { ntExpandUser, ntJoin, ntSplitDrive, posixExpandHome, posixExpandUser, posixJoin } from '../../src/util/python-path.js';
 
 test('posixJoin follows posixpath.join: absolute components reset, no normalisation', () => {
   assert.equal(posixJoin('/srv/w', 'b1'), '/srv/w/b1');
@@ -19,6 +19,38 @@ test('posixExpandUser uses the worker HOME and leaves ~user and plain paths alon
   assert.equal(posixExpandUser('~', { HOME: '/' }), '/');
   assert.equal(posixExpandUser('~other/x', env), '~other/x');
   assert.equal(posixExpandUser('a/~/b', env), 'a/~/b');
+});
+
+test('posixJoin matches CPython posixpath.join vectors', () => {
+  // Vectors checked against CPython's posixpath.join.
+  const cases: Array<[string[], string]> = [
+    [['/a', '/b'], '/b'],
+    [['/a', 'b'], '/a/b'],
+    [['/a/', 'b'], '/a/b'],
+    [['a', ''], 'a/'],
+    [['', 'a'], 'a'],
+    [['', ''], ''],
+    [['a', '', 'b'], 'a/b'],
+    [['a', 'b/'], 'a/b/'],
+    [['/base', 'x', '/abs', 'y'], '/abs/y'],
+    [['/base', '../up'], '/base/../up'],
+    [['/base//', 'c'], '/base//c'],
+    [['a'], 'a'],
+  ];
+  for (const [parts, expected] of cases) {
+    assert.equal(posixJoin(parts[0]!, ...parts.slice(1)), expected, JSON.stringify(parts));
+  }
+});
+
+test('posixExpandHome replaces a leading ~ with the given home only', () => {
+  assert.equal(posixExpandHome('~', '/home/u'), '/home/u');
+  assert.equal(posixExpandHome('~/x/y', '/home/u'), '/home/u/x/y');
+  assert.equal(posixExpandHome('~/x', '/home/u/'), '/home/u/x');
+  assert.equal(posixExpandHome('~', '/'), '/');
+  assert.equal(posixExpandHome('~/x', '/'), '/x');
+  assert.equal(posixExpandHome('~other/x', '/home/u'), '~other/x');
+  assert.equal(posixExpandHome('a/~/b', '/home/u'), 'a/~/b');
+  assert.equal(posixExpandHome('/abs', '/home/u'), '/abs');
 });
 
 test('ntSplitDrive and ntJoin follow ntpath', () => {

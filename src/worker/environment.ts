@@ -1,4 +1,4 @@
-import { fnmatchToRegExp } from '../util/fnmatch.js';
+import { fnmatchRegExp } from '../util/fnmatch.js';
 
 /** Name of the variable that lists the patterns (space separated, fnmatch syntax). */
 export const BLACKLIST_VARIABLE = 'WORKER_ENVIRONMENT_BLACKLIST';
@@ -19,7 +19,7 @@ export function filterEnvironment(
   env: Readonly<Record<string, string | undefined>>,
   blacklist: string = env[BLACKLIST_VARIABLE] ?? DEFAULT_BLACKLIST,
 ): Record<string, string> {
-  const patterns = blacklist.split(/\s+/).filter((p) => p !== '').map(fnmatchToRegExp);
+  const patterns = blacklist.split(/\s+/).filter((p) => p !== '').map(fnmatchRegExp);
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue;

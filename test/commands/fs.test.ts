@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fsCommandFactories } from '../../src/commands/fs.js';
-import { fnmatchRegExp } from '../../src/commands/fs/fnmatch.js';
 import { pythonGlob } from '../../src/commands/fs/python-glob.js';
 import { Watchdog } from '../../src/commands/fs/watchdog.js';
 import { CommandError } from '../../src/errors.js';
@@ -326,24 +325,5 @@ describe('glob', () => {
     const ctx = await run('glob', { path: join(g, 'b/*') });
     assert.deepEqual(ctx.statuses('files'), [[join(g, 'b/f2')]]);
     assert.equal(ctx.rc, 0);
-  });
-});
-
-describe('fnmatchRegExp', () => {
-  const matches = (pattern: string, name: string): boolean => fnmatchRegExp(pattern).test(name);
-  it('follows Python fnmatch for classes and literals', () => {
-    assert.ok(matches('[]a]', ']'));
-    assert.ok(matches('[]a]', 'a'));
-    assert.ok(matches('[!]a]', 'b'));
-    assert.ok(!matches('[!]a]', ']'));
-    assert.ok(matches('[^a]', '^'), 'a leading ^ is literal in Python');
-    assert.ok(!matches('[^a]', 'b'));
-    assert.ok(matches('[z-a]x', 'x') === false, 'a reversed range matches nothing');
-    assert.ok(matches('[a-]', '-'));
-    assert.ok(matches('a\\b', 'a\\b'), 'backslash is literal');
-    assert.ok(matches('*.(txt)', 'x.(txt)'));
-    assert.ok(matches('?', '😀'), '? is one code point');
-    assert.ok(matches('[', '['));
-    assert.ok(matches('a*', 'a\nb'));
   });
 });

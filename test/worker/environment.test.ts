@@ -1,19 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { filterEnvironment, scrubEnvironment } from '../../src/worker/environment.js';
-import { fnmatch } from '../../src/util/fnmatch.js';
-
-test('fnmatch supports *, ?, [seq], [!seq] and treats the rest literally', () => {
-  assert.ok(fnmatch('WORKERPASS', 'WORKER*'));
-  assert.ok(fnmatch('AB', 'A?'));
-  assert.ok(!fnmatch('ABC', 'A?'));
-  assert.ok(fnmatch('X1', 'X[0-9]'));
-  assert.ok(!fnmatch('X1', 'X[!0-9]'));
-  assert.ok(fnmatch('a.b', 'a.b'));
-  assert.ok(!fnmatch('axb', 'a.b'));
-  assert.ok(fnmatch('[x', '[x'));
-  assert.ok(!fnmatch('workerpass', 'WORKERPASS'), 'case-sensitive as on POSIX');
-});
 
 test('the blacklist defaults to the password variables', () => {
   const env = filterEnvironment({ WORKERPASS: 's', WORKERPASS_FILE: '/f', HOME: '/h', UNSET: undefined });

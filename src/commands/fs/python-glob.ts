@@ -1,5 +1,5 @@
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
-import { fnmatchRegExp } from './fnmatch.js';
+import { fnmatchRegExp } from '../../util/fnmatch.js';
 
 /**
  * Python's `glob.glob(pattern, recursive=True)` (3.11, POSIX): `*`, `?` and `[...]`

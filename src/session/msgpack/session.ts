@@ -4,7 +4,7 @@ import { connectWebSocket } from '../../transport/websocket.js';
 import type { TimerHandle } from '../../util/clock.js';
 import type { Session, SessionFactory, SessionOptions } from '../../worker/session.js';
 import { WorkerOps } from './ops.js';
-import { MsgpackPeer } from './peer.js';
+import { MsgpackPeer, type OpHandler } from './peer.js';
 
 /**
  * A worker's connection to a master over `msgpack_experimental_v7`
@@ -16,6 +16,10 @@ import { MsgpackPeer } from './peer.js';
 
 /** Shortest time the master gets to answer a ping. */
 export const MIN_PING_DEADLINE_MS = 10_000;
+/** Longest time the master gets to attach the worker after the upgrade. */
+export const ATTACH_DEADLINE_MS = 300_000;
+/** Ops that only come once the master has attached the worker (§4: settings, then commands). */
+const ATTACHED_OPS: ReadonlySet<string> = new Set(['set_worker_settings', 'start_command']);
 /** After `close()`, time the Close handshake gets before the socket is destroyed. */
 export const CLOSE_GRACE_MS = 2_000;
 
@@ -23,6 +27,17 @@ const OPEN = 1;
 
 export function pingDeadlineMs(keepaliveSeconds: number): number {
   return Math.max(keepaliveSeconds * 1000, MIN_PING_DEADLINE_MS);
+}
+
+/**
+ * Deadline for the master to attach the worker (send `set_worker_settings`, §4) after the
+ * upgrade: a master that opens the connection and never attaches (buildbot issue #4678)
+ * would otherwise hold the worker forever, since the WebSocket answers pings. Like PB's
+ * login deadline: the ping deadline when pings are on, capped at ATTACH_DEADLINE_MS.
+ */
+export function attachDeadlineMs(keepaliveSeconds: number): number {
+  if (!(keepaliveSeconds > 0)) return ATTACH_DEADLINE_MS;
+  return Math.min(ATTACH_DEADLINE_MS, pingDeadlineMs(keepaliveSeconds));
 }
 
 export const createMsgpackSession: SessionFactory = async (opts, signal) => {
@@ -52,6 +67,7 @@ export function runMsgpackSession(ws: WebSocket, opts: SessionOptions, signal?: 
   let pingTimer: TimerHandle | undefined;
   let deadlineTimer: TimerHandle | undefined;
   let graceTimer: TimerHandle | undefined;
+  let attachTimer: TimerHandle | undefined;
 
   const ops: WorkerOps = new WorkerOps({
     handlers,
@@ -66,9 +82,16 @@ export function runMsgpackSession(ws: WebSocket, opts: SessionOptions, signal?: 
         }
       }),
   });
+  const attachedWhen = (op: string, handler: OpHandler): OpHandler => (msg) => {
+    if (attachTimer) log.debug({ op }, 'attached by the master');
+    attachTimer?.cancel();
+    attachTimer = undefined;
+    return handler(msg);
+  };
+  const table = Object.fromEntries(Object.entries(ops.table).map(([op, h]) => [op, ATTACHED_OPS.has(op) ? attachedWhen(op, h) : h]));
   const peer: MsgpackPeer = new MsgpackPeer({
     log,
-    handlers: ops.table,
+    handlers: table,
     send: (payload) => {
       if (!ended && ws.readyState === OPEN) ws.send(payload, { binary: true, compress: false });
     },
@@ -80,6 +103,7 @@ export function runMsgpackSession(ws: WebSocket, opts: SessionOptions, signal?: 
     ended = true;
     pingTimer?.cancel();
     deadlineTimer?.cancel();
+    attachTimer?.cancel();
     signal?.removeEventListener('abort', onAbort);
     peer.connectionLost(reason ?? new ConnectionError('Connection lost', 'ERR_CONNECTION_CLOSED'));
     try {
@@ -178,6 +202,8 @@ export function runMsgpackSession(ws: WebSocket, opts: SessionOptions, signal?: 
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });
   schedulePing();
+  const attachDeadline = attachDeadlineMs(opts.keepaliveSeconds);
+  if (!ended) attachTimer = clock.setTimeout(() => close(new TimeoutError(`the master did not attach this worker within ${attachDeadline / 1000} s`)), attachDeadline);
   log.info({ workername: opts.workername }, 'connected to the master');
   if (ws.isPaused) ws.resume();
   return session;

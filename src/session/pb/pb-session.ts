@@ -18,7 +18,7 @@ import { login } from './login.js';
 
 /** Shortest time the master gets to answer a keepalive. */
 export const MIN_KEEPALIVE_DEADLINE_MS = 10_000;
-/** Time the master gets to finish the login (it calls the Bot several times before answering). */
+/** Longest time the master gets to finish the login (it calls the Bot several times before answering). */
 export const LOGIN_DEADLINE_MS = 300_000;
 /** After `close()`, time the socket gets to flush before it is destroyed. */
 export const CLOSE_GRACE_MS = 2_000;
@@ -26,6 +26,17 @@ export const CLOSE_GRACE_MS = 2_000;
 /** Reply deadline of a keepalive sent every `keepaliveSeconds`. */
 export function keepaliveDeadlineMs(keepaliveSeconds: number): number {
   return Math.max(keepaliveSeconds * 1000, MIN_KEEPALIVE_DEADLINE_MS);
+}
+
+/**
+ * Login deadline for a worker that sends keepalives every `keepaliveSeconds`: a master
+ * that does not finish attaching within the time it gets to answer a keepalive is as
+ * silent as a dead one (buildbot issue #4678: the Python worker waits forever), capped
+ * at LOGIN_DEADLINE_MS; without keepalives, LOGIN_DEADLINE_MS.
+ */
+export function loginDeadlineMs(keepaliveSeconds: number): number {
+  if (!(keepaliveSeconds > 0)) return LOGIN_DEADLINE_MS;
+  return Math.min(LOGIN_DEADLINE_MS, keepaliveDeadlineMs(keepaliveSeconds));
 }
 
 export const createPbSession: SessionFactory = async (opts, signal) => {
@@ -205,7 +216,8 @@ export function runPbSession(stream: Duplex, opts: SessionOptions, signal?: Abor
 
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });
-  loginTimer = clock.setTimeout(() => close(new TimeoutError(`login not completed within ${LOGIN_DEADLINE_MS / 1000} s`)), LOGIN_DEADLINE_MS);
+  const loginDeadline = loginDeadlineMs(opts.keepaliveSeconds);
+  loginTimer = clock.setTimeout(() => close(new TimeoutError(`login not completed within ${loginDeadline / 1000} s`)), loginDeadline);
 
   return loggedInPromise;
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ConnectionError, ProtocolError, TimeoutError } from '../../../src/errors.js';
+import { MASTER_WORKER_SETTINGS } from '../../../src/master/msgpack-connection.js';
 import { decodeMessage, encodeMessage, type MsgpackMessage } from '../../../src/protocol/msgpack.js';
 import { createMsgpackSession, runMsgpackSession } from '../../../src/session/msgpack/session.js';
 import { connectWebSocket } from '../../../src/transport/websocket.js';
@@ -150,6 +151,8 @@ test('requests the worker sends wait for the master; a closed connection fails t
 test('WebSocket pings: answered pongs keep the session, a silent master is dropped at the deadline', async () => {
   const clock = new ManualClock();
   const live = await serve({ clock, keepaliveSeconds: 30 });
+  // Attached, so only the ping deadline is running (the attach deadline has its own test).
+  await live.ask({ op: 'set_worker_settings', args: { ...MASTER_WORKER_SETTINGS } });
   let pings = 0;
   live.peer.on('ping', () => pings++);
   clock.advance(30_000);
@@ -162,6 +165,7 @@ test('WebSocket pings: answered pongs keep the session, a silent master is dropp
 
   const clock2 = new ManualClock();
   const silent = await serve({ clock: clock2, keepaliveSeconds: 30, autoPong: false });
+  await silent.ask({ op: 'set_worker_settings', args: { ...MASTER_WORKER_SETTINGS } });
   let got = false;
   silent.peer.on('ping', () => (got = true));
   clock2.advance(30_000);
@@ -170,4 +174,16 @@ test('WebSocket pings: answered pongs keep the session, a silent master is dropp
   const reason = await silent.session.closed;
   assert.ok(reason instanceof TimeoutError);
   assert.match(reason.message, /did not answer a WebSocket ping within 30 s/);
+});
+
+test('attach deadline: a master that upgrades and never sends set_worker_settings is dropped (buildbot #4678)', async () => {
+  const clock = new ManualClock();
+  const stalled = await serve({ clock, keepaliveSeconds: 30 });
+  await stalled.ask({ op: 'print', message: 'hello' });
+  clock.advance(29_999);
+  await new Promise((r) => setTimeout(r, 20));
+  clock.advance(1);
+  const reason = await stalled.session.closed;
+  assert.ok(reason instanceof TimeoutError);
+  assert.match(reason.message, /did not attach this worker within 30 s/);
 });

@@ -1,6 +1,6 @@
 import type { WebSocket, RawData } from 'ws';
 import { ConnectionError, type ProtocolError } from '../errors.js';
-import { decodeMessage, encodeMessage, toWire, type MsgpackMessage } from '../protocol/msgpack.js';
+import { decodeMessage, describeMsgpackValue, encodeMessage, toWire, type MsgpackMessage } from '../protocol/msgpack.js';
 import { PyFloat, PyTuple, type PyValue } from '../values.js';
 import { CommandRun } from './command-run.js';
 import { toMsgpackCommand } from './msgpack-args.js';
@@ -322,7 +322,7 @@ export class MsgpackWorkerConnection extends WorkerConnection {
     for (const pair of args) {
       if (!run.active) break;
       if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string') {
-        this.failRun(run, `malformed update entry ${describe(pair)}`);
+        this.failRun(run, `malformed update entry ${describeMsgpackValue(pair)}`);
         break;
       }
       const [key, value] = pair as [string, unknown];
@@ -339,17 +339,17 @@ export class MsgpackWorkerConnection extends WorkerConnection {
   private recordUpdate(run: CommandRun, key: string, value: unknown): string | undefined {
     if (key === 'stdout' || key === 'stderr' || key === 'header') {
       const text = Array.isArray(value) ? value[0] : undefined;
-      if (typeof text !== 'string') return `${key} update is not [text, newline_indexes, line_times]: ${describe(value)}`;
-      if (text !== '' && !text.endsWith('\n')) return `${key} text does not end with a newline (the master asserts whole lines): ${describe(text)}`;
+      if (typeof text !== 'string') return `${key} update is not [text, newline_indexes, line_times]: ${describeMsgpackValue(value)}`;
+      if (text !== '' && !text.endsWith('\n')) return `${key} text does not end with a newline (the master asserts whole lines): ${describeMsgpackValue(text)}`;
       run.recordUpdate(key, value, { log: key, text });
     } else if (key === 'log') {
       const name = Array.isArray(value) ? value[0] : undefined;
       const inner = Array.isArray(value) ? value[1] : undefined;
       const text = Array.isArray(inner) ? inner[0] : undefined;
       if (!Array.isArray(value) || value.length !== 2 || typeof name !== 'string' || typeof text !== 'string') {
-        return `log update is not [logname, [text, newline_indexes, line_times]]: ${describe(value)}`;
+        return `log update is not [logname, [text, newline_indexes, line_times]]: ${describeMsgpackValue(value)}`;
       }
-      if (text !== '' && !text.endsWith('\n')) return `log ${name} text does not end with a newline: ${describe(text)}`;
+      if (text !== '' && !text.endsWith('\n')) return `log ${name} text does not end with a newline: ${describeMsgpackValue(text)}`;
       run.recordUpdate(key, value, { log: name, text });
     } else {
       run.recordUpdate(key, value);
@@ -368,7 +368,7 @@ export class MsgpackWorkerConnection extends WorkerConnection {
   private onComplete(msg: MsgpackMessage): null {
     this.requireKeys(msg, ['command_id', 'args']);
     const run = this.lookup(this.commandMap, msg);
-    const failure = msg.args === null ? null : typeof msg.args === 'string' ? msg.args : describe(msg.args);
+    const failure = msg.args === null ? null : typeof msg.args === 'string' ? msg.args : describeMsgpackValue(msg.args);
     run.recordComplete(failure);
     for (const v of run.violations) if (v.startsWith('complete without')) this.violation(`command ${run.commandId}: ${v}`);
     this.forgetCommand(run.commandId);
@@ -399,7 +399,7 @@ export class MsgpackWorkerConnection extends WorkerConnection {
     let block: Buffer | null = null;
     this.withReader(msg, ['command_id', 'length'], (run) => {
       const length = msg.length;
-      if (typeof length !== 'number' || !Number.isInteger(length)) throw new Error(`length is not an integer: ${describe(length)}`);
+      if (typeof length !== 'number' || !Number.isInteger(length)) throw new Error(`length is not an integer: ${describeMsgpackValue(length)}`);
       const data = run.downloadRead(length);
       // §9.1: the 3.7 master reads the block and answers null anyway.
       block = (run.options.download?.faithfulReadBug ?? true) ? null : data;
@@ -440,16 +440,6 @@ export class MsgpackWorkerConnection extends WorkerConnection {
     this.readerMap.clear();
     this.markGone('connection lost');
   }
-}
-
-function describe(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }
 
 function pyTypeName(value: unknown): string {

@@ -48,6 +48,17 @@ export function decodeMessage(payload: Uint8Array): MsgpackMessage {
 /** Integers beyond 32 bits: msgpackr would write a plain number as float64, Python writes an int (§2.2). */
 const UINT32_MAX = 0xffff_ffff;
 
+/** A decoded value as short text for error messages and logs (JSON, cut at 200 characters). */
+export function describeMsgpackValue(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
+
 /** PyValue → msgpack-ready value: PyFloat a number, PyTuple an array (§2.2), big ints as BigInt. */
 export function toWire(value: PyValue | undefined): unknown {
   if (value === undefined || value === null) return null;

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ConnectionError, ProtocolError, WorkerError } from '../../errors.js';
-import { decodeMessage, encodeMessage, type MsgpackMessage } from '../../protocol/msgpack.js';
+import { decodeMessage, describeMsgpackValue, encodeMessage, type MsgpackMessage } from '../../protocol/msgpack.js';
 import { missingKeyText, responseMessage, unknownOpText } from './wire.js';
 
 /**
@@ -109,7 +109,7 @@ export class MsgpackPeer {
       return;
     }
     if (!isSeq(msg.seq_number)) {
-      this.opts.log.warn({ seq_number: describe(msg.seq_number) }, 'message from the master with an invalid seq_number ignored');
+      this.opts.log.warn({ seq_number: describeMsgpackValue(msg.seq_number) }, 'message from the master with an invalid seq_number ignored');
       return;
     }
     if (msg.op === 'response') this.onResponse(msg);
@@ -148,7 +148,7 @@ export class MsgpackPeer {
       return;
     }
     this.pending.delete(seq);
-    if (Object.hasOwn(msg, 'is_exception')) p.reject(new RemoteRequestError(p.op, typeof msg.result === 'string' ? msg.result : describe(msg.result)));
+    if (Object.hasOwn(msg, 'is_exception')) p.reject(new RemoteRequestError(p.op, typeof msg.result === 'string' ? msg.result : describeMsgpackValue(msg.result)));
     else p.resolve(msg.result ?? null);
     this.drainQueue();
   }
@@ -163,7 +163,7 @@ export class MsgpackPeer {
     const op = msg.op;
     const handler = typeof op === 'string' && Object.hasOwn(this.opts.handlers, op) ? this.opts.handlers[op] : undefined;
     if (!handler) {
-      this.opts.log.warn({ op: describe(op) }, 'unknown op from the master');
+      this.opts.log.warn({ op: describeMsgpackValue(op) }, 'unknown op from the master');
       this.respond(seq, unknownOpText(op), true);
       return;
     }
@@ -207,14 +207,4 @@ export class MsgpackPeer {
 /** Check that a request carries the keys its op needs (the stock worker's KeyError texts). */
 export function requireKeys(msg: MsgpackMessage, keys: readonly string[]): void {
   for (const k of keys) if (!Object.hasOwn(msg, k)) throw new ProtocolError(missingKeyText(k), 'ERR_MISSING_KEY');
-}
-
-function describe(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }

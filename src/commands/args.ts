@@ -6,13 +6,16 @@ import type { CommandArgs } from './context.js';
  * Typed readers for command arguments. A missing required argument throws
  * CommandError "<Command> is missing args: a, b" (Python `commands/base.py
  * Command.__init__` raises `ValueError` with that text); a value of the wrong type throws
- * CommandError with code ERR_BAD_ARGS. `null` counts as absent for optional readers,
- * like Python's `args.get(name)` defaulting.
+ * CommandError with code ERR_BAD_ARGS. Two families: the shell command's readers
+ * (`str`, `optNum`, ...), where `null` counts as absent like Python's `args.get(name)`
+ * defaulting; and the file and transfer commands' readers (`stringArg`, ...), which
+ * name the command in their messages and check up front what Python would only hit
+ * later as a crash.
  */
 export const ERR_MISSING_ARGS = 'ERR_MISSING_ARGS';
 export const ERR_BAD_ARGS = 'ERR_BAD_ARGS';
 
-/** Throws when any of `names` is not a key of `args` (presence, not value, like Python). */
+/** Python's `requiredArgs` check: throws when any of `names` is not a key of `args` (presence, not value; a null value counts as present). */
 export function requireArgs(command: string, args: CommandArgs, names: readonly string[]): void {
   const missing = names.filter((n) => !Object.prototype.hasOwnProperty.call(args, n));
   if (missing.length > 0) throw new CommandError(`${command} is missing args: ${missing.join(', ')}`, ERR_MISSING_ARGS);
@@ -104,4 +107,56 @@ export function optDict(args: CommandArgs, name: string): Record<string, unknown
     return v as Record<string, unknown>;
   }
   throw bad(name, 'a dict', v);
+}
+
+// ---- the file and transfer commands' readers: "<Class>: argument 'x' must be ..., got ..." ----
+
+function badArg(className: string, name: string, expected: string, value: unknown): CommandError {
+  const shown = value === null ? 'null' : Array.isArray(value) ? 'list' : typeof value;
+  return new CommandError(`${className}: argument '${name}' must be ${expected}, got ${shown}`, ERR_BAD_ARGS);
+}
+
+export function stringArg(className: string, args: CommandArgs, name: string): string {
+  const value = args[name];
+  if (typeof value !== 'string' || value === '') throw badArg(className, name, 'a non-empty string', value);
+  return value;
+}
+
+/** A list of paths; a single string is accepted as a one-element list (PB `dir` may be either). */
+export function pathListArg(className: string, args: CommandArgs, name: string): string[] {
+  const value = args[name];
+  if (typeof value === 'string' && value !== '') return [value];
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string' && v !== '')) return value as string[];
+  throw badArg(className, name, 'a list of non-empty strings', value);
+}
+
+/** A duration in seconds, or null for "no limit"; absent means `fallback`. */
+export function secondsArg(className: string, args: CommandArgs, name: string, fallback: number | null): number | null {
+  const value = args[name];
+  if (value === undefined) return fallback;
+  if (value === null) return null;
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
+  throw badArg(className, name, 'a non-negative number or null', value);
+}
+
+/** A positive integer such as `blocksize`. */
+export function positiveIntArg(className: string, args: CommandArgs, name: string): number {
+  const value = args[name];
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
+  throw badArg(className, name, 'a positive integer', value);
+}
+
+/** A non-negative integer or null (`maxsize`, `mode`); absent means null. */
+export function optionalIntArg(className: string, args: CommandArgs, name: string): number | null {
+  const value = args[name];
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  throw badArg(className, name, 'a non-negative integer or null', value);
+}
+
+/** Python truthiness of a flag such as `keepstamp` or `logEnviron`. */
+export function flagArg(args: CommandArgs, name: string, fallback: boolean): boolean {
+  const value = args[name];
+  if (value === undefined) return fallback;
+  return Boolean(value) && value !== 0;
 }

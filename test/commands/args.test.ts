@@ -1,6 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { optBool, optDict, optInt, optList, optNum, optStr, requireArgs, str, strList } from '../../src/commands/args.js';
+import {
+  flagArg,
+  optBool,
+  optDict,
+  optInt,
+  optionalIntArg,
+  optList,
+  optNum,
+  optStr,
+  pathListArg,
+  positiveIntArg,
+  requireArgs,
+  secondsArg,
+  str,
+  stringArg,
+  strList,
+} from '../../src/commands/args.js';
 import { CommandError } from '../../src/errors.js';
 import { PyFloat, PyTuple } from '../../src/values.js';
 
@@ -30,4 +46,26 @@ test('typed readers: values, absence, wrong types', () => {
   assert.throws(() => strList({ l: ['a', 1] }, 'l'), code('ERR_BAD_ARGS'));
   assert.deepEqual(optDict(args, 'd'), { k: 1 });
   assert.throws(() => optDict(args, 'l'), code('ERR_BAD_ARGS'));
+});
+
+test('file and transfer readers: values, defaults, and messages naming the command', () => {
+  const msg = (text: string) => (e: unknown) => e instanceof CommandError && e.code === 'ERR_BAD_ARGS' && e.message === text;
+  assert.equal(stringArg('Stat', { path: 'p' }, 'path'), 'p');
+  assert.throws(() => stringArg('Stat', { path: '' }, 'path'), msg("Stat: argument 'path' must be a non-empty string, got string"));
+  assert.throws(() => stringArg('Stat', { path: null }, 'path'), msg("Stat: argument 'path' must be a non-empty string, got null"));
+  assert.deepEqual(pathListArg('MakeDirectory', { paths: 'a' }, 'paths'), ['a']);
+  assert.deepEqual(pathListArg('MakeDirectory', { paths: ['a', 'b'] }, 'paths'), ['a', 'b']);
+  assert.throws(() => pathListArg('MakeDirectory', { paths: ['a', ''] }, 'paths'), msg("MakeDirectory: argument 'paths' must be a list of non-empty strings, got list"));
+  assert.equal(secondsArg('RemoveDirectory', {}, 'timeout', 120), 120);
+  assert.equal(secondsArg('RemoveDirectory', { timeout: null }, 'timeout', 120), null);
+  assert.throws(() => secondsArg('RemoveDirectory', { timeout: -1 }, 'timeout', 120), msg("RemoveDirectory: argument 'timeout' must be a non-negative number or null, got number"));
+  assert.equal(positiveIntArg('UploadFile', { blocksize: 16 }, 'blocksize'), 16);
+  assert.throws(() => positiveIntArg('UploadFile', { blocksize: 0 }, 'blocksize'), msg("UploadFile: argument 'blocksize' must be a positive integer, got number"));
+  assert.equal(optionalIntArg('UploadFile', { maxsize: null }, 'maxsize'), null);
+  assert.equal(optionalIntArg('UploadFile', { maxsize: 5 }, 'maxsize'), 5);
+  assert.throws(() => optionalIntArg('UploadFile', { maxsize: 1.5 }, 'maxsize'), msg("UploadFile: argument 'maxsize' must be a non-negative integer or null, got number"));
+  assert.equal(flagArg({}, 'keepstamp', true), true);
+  assert.equal(flagArg({ keepstamp: 0 }, 'keepstamp', true), false);
+  assert.equal(flagArg({ keepstamp: null }, 'keepstamp', true), false);
+  assert.equal(flagArg({ keepstamp: 'x' }, 'keepstamp', false), true);
 });

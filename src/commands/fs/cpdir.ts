@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { makeDirs } from '../../util/make-dirs.js';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Command, CommandArgs, CommandContext } from '../context.js';
-import { requireArgs, secondsArg, stringArg } from './args.js';
+import { requireArgs, secondsArg, stringArg } from '../args.js';
 import { copyTree } from './copy-tree.js';
 import { osErrorOf } from './os-error.js';
 import { DEFAULT_FS_TIMEOUT_SECONDS } from './rmdir.js';

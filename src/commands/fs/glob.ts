@@ -1,5 +1,5 @@
 import type { Command, CommandArgs, CommandContext } from '../context.js';
-import { requireArgs, stringArg } from './args.js';
+import { requireArgs, stringArg } from '../args.js';
 import { pythonGlob } from './python-glob.js';
 import { reportOsFailure } from './report.js';
 

@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import type { Command, CommandArgs, CommandContext } from '../context.js';
-import { requireArgs, stringArg } from './args.js';
+import { requireArgs, stringArg } from '../args.js';
 import { reportOsFailure } from './report.js';
 
 /** `listdir` (Python `ListDir`): `('files', os.listdir(path))`, unsorted, no `.`/`..`. */

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { makeDirs as makeDirsWithParents } from '../../util/make-dirs.js';
 import type { Command, CommandArgs, CommandContext } from '../context.js';
-import { pathListArg, requireArgs } from './args.js';
+import { pathListArg, requireArgs } from '../args.js';
 import { reportOsFailure } from './report.js';
 
 /** `mkdir` (Python `MakeDirectory`): create every path in `paths` with its parents. */

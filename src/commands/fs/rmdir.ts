@@ -1,5 +1,5 @@
 import type { Command, CommandArgs, CommandContext } from '../context.js';
-import { pathListArg, requireArgs, secondsArg } from './args.js';
+import { pathListArg, requireArgs, secondsArg } from '../args.js';
 import { removeTree } from './remove-tree.js';
 import { reportStopped } from './stop-report.js';
 import { StoppedError, Watchdog } from './watchdog.js';

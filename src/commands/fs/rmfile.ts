@@ -1,6 +1,6 @@
 import { unlink } from 'node:fs/promises';
 import type { Command, CommandArgs, CommandContext } from '../context.js';
-import { requireArgs, stringArg } from './args.js';
+import { requireArgs, stringArg } from '../args.js';
 import { reportOsFailure } from './report.js';
 
 /** `rmfile` (Python `RemoveFile`): `os.remove(path)`; a directory is refused like Python does. */

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { Command, CommandArgs, CommandContext } from '../context.js';
 import { PyTuple, type PyValue } from '../../values.js';
-import { requireArgs, stringArg } from './args.js';
+import { requireArgs, stringArg } from '../args.js';
 import { reportOsFailure } from './report.js';
 
 const NS_PER_SECOND = 1_000_000_000n;

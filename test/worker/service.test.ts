@@ -62,7 +62,24 @@ function setup(opts: { maxRetries?: number | null; maxDelaySeconds?: number; exi
   });
   let ended: ServiceEnd | undefined;
   const done = service.run().then((e) => (ended = e));
-  return { clock, runner, messages, bot, factory, service, done, ended: () => ended };
+  return {
+    clock, runner, messages, bot, factory, service, done, ended: () => ended,
+    /** The pending connection attempt fails with `err`. */
+    refuse: async (err: Error = new ConnectionError('refused')) => {
+      factory.last.reject(err);
+      await settle();
+    },
+    /** The pending connection attempt logs in with `session`. */
+    attach: async (session: Session) => {
+      factory.last.resolve(session);
+      await settle();
+    },
+    /** Time passes. */
+    advance: async (ms: number) => {
+      clock.advance(ms);
+      await settle();
+    },
+  };
 }
 
 test('failed attempts back off with Twisted delays (1.5, 2.25, 3.375 s ...)', async () => {
@@ -72,14 +89,11 @@ test('failed attempts back off with Twisted delays (1.5, 2.25, 3.375 s ...)', as
   assert.equal(t.factory.last.opts.workername, 'w');
   assert.equal(t.factory.last.opts.handlers, t.bot);
   for (const [i, delayMs] of [1500, 2250, 3375].entries()) {
-    t.factory.last.reject(new ConnectionError('refused'));
-    await settle();
+    await t.refuse();
     assert.ok(t.messages().includes(`Scheduling retry ${i + 1} to connect in ${(delayMs / 1000).toFixed(2)} seconds; will retry in ${Math.round(delayMs / 1000)} seconds`), t.messages().join('\n'));
-    t.clock.advance(delayMs - 1);
-    await settle();
+    await t.advance(delayMs - 1);
     assert.equal(t.factory.calls.length, i + 1, 'not before the delay');
-    t.clock.advance(1);
-    await settle();
+    await t.advance(1);
     assert.equal(t.factory.calls.length, i + 2);
   }
   t.service.stop();
@@ -91,14 +105,11 @@ test('a successful login resets the backoff; a lost connection retries as attemp
   const t = setup();
   await settle();
   for (let i = 0; i < 3; i++) {
-    t.factory.last.reject(new ConnectionError('refused'));
-    await settle();
-    t.clock.advance(60_000);
-    await settle();
+    await t.refuse();
+    await t.advance(60_000);
   }
   const s = new FakeSession();
-  t.factory.last.resolve(s);
-  await settle();
+  await t.attach(s);
   assert.ok(t.service.connected);
   assert.ok(t.messages().includes('Connected to buildmaster; worker is ready'));
   s.drop();
@@ -106,8 +117,7 @@ test('a successful login resets the backoff; a lost connection retries as attemp
   assert.ok(!t.service.connected);
   assert.ok(t.messages().some((m) => m.startsWith('Lost connection to the master: connection reset')));
   const calls = t.factory.calls.length;
-  t.clock.advance(1500);
-  await settle();
+  await t.advance(1500);
   assert.equal(t.factory.calls.length, calls + 1);
   t.service.stop();
   await t.done;
@@ -117,10 +127,8 @@ test('maxretries failures in a row end the loop with gave-up', async () => {
   const t = setup({ maxRetries: 3 });
   await settle();
   for (let i = 0; i < 3; i++) {
-    t.factory.last.reject(new ConnectionError('refused'));
-    await settle();
-    t.clock.advance(10_000);
-    await settle();
+    await t.refuse();
+    await t.advance(10_000);
   }
   await t.done;
   assert.equal(t.ended(), 'gave-up');
@@ -131,11 +139,9 @@ test('maxretries failures in a row end the loop with gave-up', async () => {
 test('a refused login is logged clearly and retried', async () => {
   const t = setup();
   await settle();
-  t.factory.last.reject(new AuthError('login refused'));
-  await settle();
+  await t.refuse(new AuthError('login refused'));
   assert.ok(t.messages().some((m) => m.startsWith('unauthorized login; check worker name and password')));
-  t.clock.advance(1500);
-  await settle();
+  await t.advance(1500);
   assert.equal(t.factory.calls.length, 2);
   t.service.stop();
   await t.done;
@@ -145,10 +151,8 @@ test('maxdelay caps the wait', async () => {
   const t = setup({ maxDelaySeconds: 2 });
   await settle();
   for (let i = 0; i < 4; i++) {
-    t.factory.last.reject(new ConnectionError('refused'));
-    await settle();
-    t.clock.advance(2000);
-    await settle();
+    await t.refuse();
+    await t.advance(2000);
   }
   assert.equal(t.factory.calls.length, 5);
   t.service.stop();
@@ -158,8 +162,7 @@ test('maxdelay caps the wait', async () => {
 test('stop while waiting to retry or while connecting ends at once', async () => {
   const t = setup();
   await settle();
-  t.factory.last.reject(new ConnectionError('refused'));
-  await settle();
+  await t.refuse();
   t.service.stop();
   await t.done;
   assert.equal(t.ended(), 'stopped');
@@ -175,8 +178,7 @@ test('stop while idle closes the session; with running commands it drains first'
   const t = setup();
   await settle();
   const s = new FakeSession();
-  t.factory.last.resolve(s);
-  await settle();
+  await t.attach(s);
   t.runner.runningCount = 2;
   t.service.stop();
   await settle();
@@ -185,11 +187,9 @@ test('stop while idle closes the session; with running commands it drains first'
   assert.equal(t.ended(), undefined);
   t.runner.finishAll();
   await settle();
-  t.clock.advance(DRAIN_SETTLE_MS - 1);
-  await settle();
+  await t.advance(DRAIN_SETTLE_MS - 1);
   assert.equal(s.closeCalls, 0, 'the drain waits a moment: the next step of the build may start');
-  t.clock.advance(1);
-  await settle();
+  await t.advance(1);
   assert.equal(s.closeCalls, 1);
   await t.done;
   assert.equal(t.ended(), 'stopped');
@@ -200,8 +200,7 @@ test('a second stop interrupts running commands at once', async () => {
   const t = setup();
   await settle();
   const s = new FakeSession();
-  t.factory.last.resolve(s);
-  await settle();
+  await t.attach(s);
   t.runner.runningCount = 1;
   t.service.stop();
   await settle();
@@ -218,11 +217,9 @@ test('the master\'s shutdown closes the session after 0.2 s and ends the loop', 
   const t = setup();
   await settle();
   const s = new FakeSession();
-  t.factory.last.resolve(s);
-  await settle();
+  await t.attach(s);
   t.bot.shutdown();
-  t.clock.advance(199);
-  await settle();
+  await t.advance(199);
   assert.equal(s.closeCalls, 0);
   t.clock.advance(1);
   await t.done;
@@ -234,8 +231,7 @@ test('gracefulShutdown asks the master; without a connection it stops now; msgpa
   const t = setup();
   await settle();
   const s = new FakeSession();
-  t.factory.last.resolve(s);
-  await settle();
+  await t.attach(s);
   await t.service.gracefulShutdown();
   assert.equal(s.shutdownRequests, 1);
   assert.ok(t.messages().includes('Telling the master we want to shutdown after any running builds are finished'));
@@ -270,8 +266,7 @@ test('a command that starts during the drain\'s settle time is waited for too', 
   const t = setup();
   await settle();
   const s = new FakeSession();
-  t.factory.last.resolve(s);
-  await settle();
+  await t.attach(s);
   t.runner.runningCount = 1;
   t.service.stop();
   assert.ok(t.service.draining);
@@ -279,8 +274,7 @@ test('a command that starts during the drain\'s settle time is waited for too', 
   await settle();
   t.clock.advance(1000);
   t.runner.runningCount = 1; // the build's next step
-  t.clock.advance(DRAIN_SETTLE_MS);
-  await settle();
+  await t.advance(DRAIN_SETTLE_MS);
   assert.equal(s.closeCalls, 0);
   assert.ok(t.messages().includes('still draining: 1 command(s) started meanwhile'));
   t.runner.finishAll();
@@ -294,20 +288,16 @@ test('a command that starts during the drain\'s settle time is waited for too', 
 test('exit when idle: counted from the first login and from the end of each command', async () => {
   const t = setup({ exitWhenIdleMs: 5000 });
   await settle();
-  t.clock.advance(60_000);
-  await settle();
+  await t.advance(60_000);
   assert.equal(t.ended(), undefined, 'not before the first login');
   const s = new FakeSession();
-  t.factory.last.resolve(s);
-  await settle();
+  await t.attach(s);
   t.clock.advance(3000);
   t.runner.runningCount = 1;
-  t.clock.advance(30_000);
-  await settle();
+  await t.advance(30_000);
   assert.equal(s.closeCalls, 0, 'a long command is not idle time');
   t.runner.finishAll();
-  t.clock.advance(4000);
-  await settle();
+  await t.advance(4000);
   assert.equal(s.closeCalls, 0);
   t.clock.advance(1000);
   await t.done;

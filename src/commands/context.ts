@@ -36,10 +36,17 @@ export interface CommandContext {
   readonly workerEnv: Readonly<Record<string, string>>;
   /** Aborted when the command must stop (master interrupt, lost connection, shutdown); `reason` says why. */
   readonly signal: AbortSignal;
-  /** Log text or raw bytes (decoded as UTF-8 with replacement, incrementally per stream). */
-  output(stream: OutputStream, data: string | Uint8Array): void;
-  /** Text or bytes of a named logfile (`logfiles` argument of shell). */
-  logfile(name: string, data: string | Uint8Array): void;
+  /**
+   * Log text or raw bytes (decoded as UTF-8 with replacement, incrementally per stream).
+   * Returns false when the output the master has not acknowledged yet is over its bound
+   * (like `stream.write`): a command that can stop producing (a child's pipes) should,
+   * until `whenWritable()` resolves. The data is accepted either way.
+   */
+  output(stream: OutputStream, data: string | Uint8Array): boolean;
+  /** Text or bytes of a named logfile (`logfiles` argument of shell); returns like `output`. */
+  logfile(name: string, data: string | Uint8Array): boolean;
+  /** Resolves when the unacknowledged output has drained enough to produce more (at once if it has). */
+  whenWritable(): Promise<void>;
   /** A status update: `rc`, `stat`, `files`, `failure_reason`, `got_revision`, ... */
   status(key: string, value: PyValue): void;
   /** Send everything queued now, and wait until the master has it. */

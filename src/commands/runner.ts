@@ -18,6 +18,14 @@ import { DEFAULT_OUTPUT_SETTINGS, type OutputSettings, type OutputStream } from 
  */
 export const UPDATES_IN_FLIGHT = 8;
 
+/**
+ * Cost (about bytes, see UpdateBuffer) of a command's output not yet acknowledged by the
+ * master above which `ctx.output` asks the command to pause its producer. Without it a
+ * fast child is read at pipe speed and everything the master has not taken yet piles up
+ * in memory. Well above the in-flight window (8 × 64 KiB), so the wire never runs dry.
+ */
+export const OUTPUT_BACKLOG_LIMIT = 2 * 1024 * 1024;
+
 export interface RunnerOptions {
   registry: Registry;
   clock: Clock;
@@ -126,6 +134,7 @@ export class CommandRunner {
       bufferSize: settings.bufferSize,
       bufferTimeout: settings.bufferTimeout,
       maxInFlight: UPDATES_IN_FLIGHT,
+      highWaterMark: OUTPUT_BACKLOG_LIMIT,
       onSendError: (err) => log.warn({ err }, 'sending an update failed'),
     });
     const r = new RunningCommand(req, buffer, regexp, settings.maxLineLength);
@@ -190,15 +199,18 @@ export class CommandRunner {
       workerEnv: this.o.workerEnv,
       signal: r.controller.signal,
       output(stream, data) {
-        if (!r.accepting) return;
+        if (!r.accepting) return true;
         const chunk = push(stateOf(r.outputs, stream), data);
         if (chunk) r.buffer.append({ kind: 'output', stream, chunk });
+        return r.buffer.writable;
       },
       logfile(name, data) {
-        if (!r.accepting) return;
+        if (!r.accepting) return true;
         const chunk = push(stateOf(r.logfiles, name), data);
         if (chunk) r.buffer.append({ kind: 'logfile', name, chunk });
+        return r.buffer.writable;
       },
+      whenWritable: () => (r.accepting ? r.buffer.whenWritable() : Promise.resolve()),
       status(key: string, value: PyValue) {
         if (!r.accepting) return;
         r.buffer.append({ kind: 'status', key, value });

@@ -237,6 +237,21 @@ export class ShellCommand implements Command {
       }
     };
 
+    // Backpressure: while the master is behind, stop reading the child's output, so that
+    // the child blocks in write() instead of the worker queueing everything it prints.
+    let paused = false;
+    const throttle = (writable: boolean) => {
+      if (writable || paused || !proc) return;
+      paused = true;
+      proc.pause();
+      void ctx.whenWritable().then(() => {
+        paused = false;
+        // Blocked on the master is not silence: `timeout` counts from here.
+        lastOutputAt = clock.now();
+        proc?.resume();
+      });
+    };
+
     const startTime = clock.now();
     try {
       proc = await spawnProcess({
@@ -249,13 +264,13 @@ export class ShellCommand implements Command {
           lastOutputAt = clock.now();
           if (!o.wantStdout || maxLinesHit) return;
           checkMaxLines(data);
-          ctx.output('stdout', data);
+          throttle(ctx.output('stdout', data));
         },
         onStderr: (data) => {
           lastOutputAt = clock.now();
           if (!o.wantStderr) return;
           checkMaxLines(data);
-          ctx.output('stderr', data);
+          throttle(ctx.output('stderr', data));
         },
       });
     } catch (err) {
@@ -268,7 +283,7 @@ export class ShellCommand implements Command {
     if (o.timeout) {
       const ms = o.timeout * 1000;
       const check = () => {
-        const idle = clock.now() - lastOutputAt;
+        const idle = paused ? 0 : clock.now() - lastOutputAt;
         if (idle >= ms) {
           ctx.status('failure_reason', 'timeout_without_output');
           kill(`command timed out: ${o.timeout} seconds without output running ${fakeCommand}`);

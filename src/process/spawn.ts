@@ -48,6 +48,13 @@ export interface SpawnedProcess {
   closeStdout(): void;
   /** Stop reading all output, so a grandchild holding the pipes does not delay `ended` (Python `loseConnection`). */
   closeOutput(): void;
+  /**
+   * Stop reading output for now (backpressure): the pipe or terminal fills up and the
+   * child blocks in write(). `ended` waits for the output to be read, so every pause
+   * needs a `resume()` or a `closeOutput()`.
+   */
+  pause(): void;
+  resume(): void;
 }
 
 const require = createRequire(import.meta.url);
@@ -105,6 +112,14 @@ function spawnPiped(o: SpawnOptions): Promise<SpawnedProcess> {
           stdout.destroy();
           stderr.destroy();
         },
+        pause: () => {
+          stdout.pause();
+          stderr.pause();
+        },
+        resume: () => {
+          stdout.resume();
+          stderr.resume();
+        },
       });
     });
   });
@@ -138,9 +153,13 @@ async function spawnPty(o: SpawnOptions): Promise<SpawnedProcess> {
     ended,
     closeStdout: () => {
       reading = false;
+      term.resume();
     },
     closeOutput: () => {
       reading = false;
+      term.resume();
     },
+    pause: () => term.pause(),
+    resume: () => term.resume(),
   };
 }

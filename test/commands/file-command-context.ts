@@ -31,13 +31,16 @@ export class FileCommandContext implements CommandContext {
     return this.controller.signal;
   }
 
-  output(stream: OutputStream, data: string | Uint8Array): void {
+  output(stream: OutputStream, data: string | Uint8Array): boolean {
     this.recorded.push({ kind: 'output', stream, text: typeof data === 'string' ? data : Buffer.from(data).toString() });
+    return true;
   }
 
-  logfile(): void {
+  logfile(): boolean {
     throw new Error('file commands have no logfiles');
   }
+
+  async whenWritable(): Promise<void> {}
 
   status(key: string, value: PyValue): void {
     this.recorded.push({ kind: 'status', key, value });

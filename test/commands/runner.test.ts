@@ -164,7 +164,7 @@ test('writer()/reader() without one from the master throw CommandError', async (
 test('an unusable newline_re is logged once and the default pattern is used', async () => {
   const lines: string[] = [];
   const log = pino({ level: 'warn' }, { write: (s: string) => void lines.push(s) });
-  const { runner } = setup({ t: body(async (ctx) => ctx.output('stdout', 'a\r\nb\n')) }, log);
+  const { runner } = setup({ t: body(async (ctx) => void ctx.output('stdout', 'a\r\nb\n')) }, log);
   runner.settings = { ...runner.settings, newlineRe: '(?(1)x|y)' };
   for (const id of ['1', '2']) {
     const req = request('t', {}, id);
@@ -176,7 +176,7 @@ test('an unusable newline_re is logged once and the default pattern is used', as
 });
 
 test('settings apply to commands started afterwards', async () => {
-  const { runner } = setup({ t: body(async (ctx) => ctx.output('stdout', 'abcdefgh\n')) });
+  const { runner } = setup({ t: body(async (ctx) => void ctx.output('stdout', 'abcdefgh\n')) });
   runner.settings = { ...runner.settings, maxLineLength: 3 };
   const req = request('t', {});
   runner.start(req);

@@ -37,6 +37,12 @@ export interface UpdateBufferOptions {
    */
   maxInFlight?: number;
   onSendError?: (err: unknown) => void;
+  /**
+   * Backlog (cost of everything not yet acknowledged: queued, waiting for a send slot and
+   * in flight) above which `writable` turns false, so the producer pauses (default:
+   * unbounded). `whenWritable()` resolves once the backlog is down to half of it.
+   */
+  highWaterMark?: number;
 }
 
 const STATUS_COST = 20;
@@ -102,26 +108,60 @@ export function splitChunk(chunk: LogChunk, limit: number): LogChunk[] {
   return pieces;
 }
 
+/** A batch handed to `dispatch`, with its cost for the backlog. */
+interface Batch {
+  entries: UpdateEntry[];
+  cost: number;
+}
+
+function batchCost(entries: UpdateEntry[]): number {
+  let cost = 0;
+  for (const e of entries) cost += entryCost(e);
+  return cost;
+}
+
 export class UpdateBuffer {
   private queue: UpdateEntry[] = [];
   private queuedCost = 0;
   private timer: TimerHandle | undefined;
   private lastSendAt = Number.NEGATIVE_INFINITY;
   /** Batches waiting for a free send slot, oldest first. */
-  private readonly waiting: UpdateEntry[][] = [];
+  private readonly waiting: Batch[] = [];
   private inFlight = 0;
+  /** Cost of the batches waiting or in flight. */
+  private unackedCost = 0;
+  private discarded = false;
   private idleWaiters: Array<() => void> = [];
+  private writableWaiters: Array<() => void> = [];
   private readonly o: UpdateBufferOptions;
   private readonly maxInFlight: number;
+  private readonly highWaterMark: number;
 
   constructor(options: UpdateBufferOptions) {
     this.o = options;
     this.maxInFlight = Math.max(1, Math.floor(options.maxInFlight ?? 1));
+    this.highWaterMark = options.highWaterMark ?? Number.POSITIVE_INFINITY;
   }
 
   /** Cost of what is queued now. */
   get cost(): number {
     return this.queuedCost;
+  }
+
+  /** Cost of everything the master has not acknowledged yet: queued, waiting and in flight. */
+  get backlog(): number {
+    return this.queuedCost + this.unackedCost;
+  }
+
+  /** False while the backlog is above `highWaterMark`: the producer should pause until `whenWritable()`. */
+  get writable(): boolean {
+    return this.discarded || this.backlog <= this.highWaterMark;
+  }
+
+  /** Resolves when the backlog is at most half of `highWaterMark` (at once if it is already), or after `discard()`. */
+  whenWritable(): Promise<void> {
+    if (this.discarded || this.backlog <= this.highWaterMark / 2) return Promise.resolve();
+    return new Promise((resolve) => this.writableWaiters.push(resolve));
   }
 
   get queued(): number {
@@ -141,11 +181,11 @@ export class UpdateBuffer {
       return;
     }
     if (entry.kind === 'status') {
-      this.dispatch([entry]);
+      this.dispatch([entry], cost);
       return;
     }
     for (const chunk of splitChunk(entry.chunk, size)) {
-      this.dispatch([entry.kind === 'output' ? { kind: 'output', stream: entry.stream, chunk } : { kind: 'logfile', name: entry.name, chunk }]);
+      this.dispatch([entry.kind === 'output' ? { kind: 'output', stream: entry.stream, chunk } : { kind: 'logfile', name: entry.name, chunk }], chunkCost(chunk));
     }
   }
 
@@ -161,6 +201,14 @@ export class UpdateBuffer {
     this.cancelTimer();
     this.queue = [];
     this.queuedCost = 0;
+    this.discarded = true;
+    this.releaseWritable();
+  }
+
+  private releaseWritable(): void {
+    if (this.writableWaiters.length === 0) return;
+    if (!this.discarded && this.backlog > this.highWaterMark / 2) return;
+    for (const w of this.writableWaiters.splice(0)) w();
   }
 
   private enqueue(entry: UpdateEntry, cost: number): void {
@@ -192,14 +240,16 @@ export class UpdateBuffer {
     this.cancelTimer();
     if (this.queue.length === 0) return;
     const batch = this.queue;
+    const cost = this.queuedCost;
     this.queue = [];
     this.queuedCost = 0;
-    this.dispatch(batch);
+    this.dispatch(batch, cost);
   }
 
-  private dispatch(batch: UpdateEntry[]): void {
+  private dispatch(entries: UpdateEntry[], cost: number = batchCost(entries)): void {
     this.lastSendAt = this.o.clock.now();
-    this.waiting.push(batch);
+    this.unackedCost += cost;
+    this.waiting.push({ entries, cost });
     this.pump();
   }
 
@@ -211,13 +261,15 @@ export class UpdateBuffer {
       // Handed over on the next microtask, as before the window existed; microtasks run
       // in order, so the batches still reach `send` oldest first.
       Promise.resolve()
-        .then(() => this.o.send(batch))
+        .then(() => this.o.send(batch.entries))
         .catch((err: unknown) => {
           this.o.onSendError?.(err);
         })
         .then(() => {
           this.inFlight--;
+          this.unackedCost -= batch.cost;
           this.pump();
+          this.releaseWritable();
           if (this.inFlight === 0 && this.waiting.length === 0) {
             for (const w of this.idleWaiters.splice(0)) w();
           }

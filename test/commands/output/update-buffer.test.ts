@@ -195,3 +195,52 @@ test('maxInFlight defaults to one batch at a time', async () => {
   await buf.flush();
   assert.equal(sent.length, 3);
 });
+
+test('backlog: queued, waiting and in-flight cost; writable until over highWaterMark; whenWritable at half', async () => {
+  const clock = new ManualClock();
+  const answers: Array<() => void> = [];
+  const buf = new UpdateBuffer({
+    clock,
+    bufferSize: 200,
+    bufferTimeout: 5,
+    maxInFlight: 2,
+    highWaterMark: 400,
+    send: () => new Promise<void>((r) => answers.push(r)),
+  });
+  const line = out('stdout', 'x'.repeat(91) + '\n'); // cost 92 + 16 = 108: one per batch
+  for (let i = 0; i < 3; i++) buf.append(out('stdout', 'x'.repeat(91) + '\n'));
+  assert.equal(entryCost(line), 108);
+  assert.equal(buf.backlog, 3 * 108, 'two dispatched, one queued');
+  assert.equal(buf.writable, true);
+  buf.append(out('stdout', 'x'.repeat(91) + '\n'));
+  assert.equal(buf.backlog, 4 * 108);
+  assert.equal(buf.writable, false);
+  let writable = false;
+  void buf.whenWritable().then(() => (writable = true));
+  await tick();
+  assert.equal(answers.length, 2, 'the window holds two batches');
+  answers.shift()!();
+  await tick();
+  assert.equal(buf.backlog, 3 * 108);
+  assert.equal(buf.writable, true);
+  assert.equal(writable, false, 'still above half of the mark');
+  answers.shift()!();
+  await tick();
+  assert.equal(buf.backlog, 2 * 108);
+  assert.equal(writable, false, '216 is above 200');
+  answers.shift()!();
+  await tick();
+  assert.equal(buf.backlog, 108);
+  assert.equal(writable, true);
+  await buf.whenWritable();
+});
+
+test('discard releases a producer waiting for whenWritable', async () => {
+  const buf = new UpdateBuffer({ clock: new ManualClock(), bufferSize: 50, bufferTimeout: 5, highWaterMark: 10, send: () => new Promise<void>(() => {}) });
+  buf.append(out('stdout', 'x'.repeat(60) + '\n'));
+  assert.equal(buf.writable, false);
+  const waiting = buf.whenWritable();
+  buf.discard();
+  await waiting;
+  assert.equal(buf.writable, true);
+});

@@ -87,6 +87,8 @@ export interface StartCommandOptions {
   faithfulUtimeBug?: boolean;
   /** Send print('ping') (+ PB startBuild) before this command even if a build already started on the builder. */
   startBuild?: boolean;
+  /** Count log text (`logChars`) instead of keeping it, for steps that print more than memory holds. */
+  discardLogs?: boolean;
 }
 
 /** The connection-side operations a run needs. */
@@ -101,6 +103,8 @@ export class CommandRun {
   readonly updates: Array<[string, unknown]> = [];
   readonly logs: CommandLogs = { stdio: '', stdout: '', stderr: '', header: '' };
   readonly violations: string[] = [];
+  /** Characters of log text received per log (kept in `logs` unless `discardLogs`). */
+  readonly logChars: Record<string, number> = {};
   /** Resolves with the outcome; never rejects. */
   readonly done: Promise<CommandResult>;
   /** The arguments as sent on the wire (after msgpack rewriting; PB references shown as markers). */
@@ -167,6 +171,8 @@ export class CommandRun {
       this.violations.push(`update ${JSON.stringify(key)} after the command finished`);
       return;
     }
+    if (logText) this.logChars[logText.log] = (this.logChars[logText.log] ?? 0) + logText.text.length;
+    if (logText && this.options.discardLogs) return;
     this.updates.push([key, value]);
     if (logText) {
       const { log, text } = logText;

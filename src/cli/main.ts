@@ -1,19 +1,17 @@
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { WORKER_VERSION } from '../worker/version.js';
-import { createWorker, tacValuesFrom, type CreateWorkerOptions } from './create-worker.js';
+import type { CreateWorkerOptions } from './create-worker.js';
 import { printStdout, UsageError, type Print } from './output.js';
-import { runWorker } from './run-worker.js';
-import { startWorker } from './start.js';
-import { parseWaitSeconds, stopCommand, stopWorker } from './stop.js';
 import { isWorkerDir } from './worker-dir.js';
 import fs from 'node:fs';
-import { runDemo } from './demo.js';
-import { runTestMaster } from './test-master.js';
 
 /**
  * The `buildbot-worker` command line (`scripts/runner.py`, reference §1.1–1.2):
  * create-worker, start, stop, restart, with Python's options, messages and exit codes.
+ *
+ * Each subcommand's implementation is imported when it runs: `start` then never loads
+ * the test master, the demo or the stop logic (startup time and memory of the worker).
  */
 
 const CREATE_WORKER_DESCRIPTION = `Create and populate a directory for a new worker
@@ -77,7 +75,8 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .option('--connection-string <connection-string>', 'Twisted endpoint connection string (this will override master host[:port])')
     .option('--proxy-connection-string <proxy-connection-string>', 'Address of HTTP proxy to tunnel through')
     .option('-q, --quiet', 'Do not emit the commands being run')
-    .action((args: string[], o: CreateWorkerOptions & { logrotate?: boolean }) => {
+    .action(async (args: string[], o: CreateWorkerOptions & { logrotate?: boolean }) => {
+      const { createWorker, tacValuesFrom } = await import('./create-worker.js');
       const values = tacValuesFrom(args, { ...o, noLogrotate: o.logrotate === false });
       setCode(createWorker(path.resolve(args[0]!), values, !!o.quiet, print));
     });
@@ -96,7 +95,11 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .action(async (args: string[], o: { quiet?: boolean; nodaemon?: boolean; daemonChild?: boolean; exitWhenIdle?: string }) => {
       const basedir = basedirOf(args);
       if (!checkWorkerDir(basedir, print)) return setCode(1);
-      if (o.daemonChild) return setCode(await runWorker(basedir, { daemonChild: true, exitWhenIdle: o.exitWhenIdle }, print));
+      if (o.daemonChild) {
+        const { runWorker } = await import('./run-worker.js');
+        return setCode(await runWorker(basedir, { daemonChild: true, exitWhenIdle: o.exitWhenIdle }, print));
+      }
+      const { startWorker } = await import('./start.js');
       setCode(await startWorker(basedir, o, print));
     });
 
@@ -112,6 +115,7 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .option('--wait <seconds>', 'How long to wait for the worker to stop (default 10, with --graceful 3600)')
     .action(async (args: string[], o: { quiet?: boolean; graceful?: boolean; wait?: string }) => {
       const basedir = basedirOf(args);
+      const { parseWaitSeconds, stopCommand } = await import('./stop.js');
       const waitMs = parseWaitSeconds(o.wait);
       if (!checkWorkerDir(basedir, print)) return setCode(1);
       setCode(await stopCommand(basedir, { quiet: !!o.quiet, graceful: !!o.graceful, waitMs }, print));
@@ -130,6 +134,7 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .option('--wait <seconds>', 'How long to wait for the old worker to stop (default 10, with --graceful 3600)')
     .action(async (args: string[], o: { quiet?: boolean; nodaemon?: boolean; graceful?: boolean; wait?: string }) => {
       const basedir = basedirOf(args);
+      const [{ parseWaitSeconds, stopWorker }, { startWorker }] = await Promise.all([import('./stop.js'), import('./start.js')]);
       const waitMs = parseWaitSeconds(o.wait);
       if (!checkWorkerDir(basedir, print)) return setCode(1);
       const quiet = !!o.quiet;
@@ -143,7 +148,10 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .command('demo')
     .summary('Try the worker here: an embedded master, a worker per protocol, a shell step and an upload')
     .helpOption('-h, --help', 'Display this message')
-    .action(async () => setCode(await runDemo((l) => print(l))));
+    .action(async () => {
+      const { runDemo } = await import('./demo.js');
+      setCode(await runDemo((l) => print(l)));
+    });
 
   const collect = (value: string, previous: string[]) => [...previous, value];
   program
@@ -163,6 +171,7 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
       async (o: { host: string; pbPort: string; msgpackPort: string; worker: string[]; builder: string; run?: string; httpPort: string; httpHost: string; config?: string }) => {
         const httpPort = o.httpPort === 'none' ? null : Number(o.httpPort);
         if (httpPort !== null && (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65535)) throw new UsageError(`--http-port must be a port number or none, got ${o.httpPort}`);
+        const { runTestMaster } = await import('./test-master.js');
         setCode(
           await runTestMaster(
             {

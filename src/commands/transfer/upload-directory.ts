@@ -1,5 +1,4 @@
 import { stat } from 'node:fs/promises';
-import { create as createTar } from 'tar';
 import { CommandError } from '../../errors.js';
 import type { Command, CommandArgs, CommandContext } from '../context.js';
 import { optionalIntArg, positiveIntArg, requireArgs, stringArg } from '../fs/args.js';
@@ -73,6 +72,8 @@ async function uploadDirectory(
   }
   ctx.output('header', `sending ${path}\n`);
 
+  // Imported here: only directory uploads need tar, and loading it slows every start.
+  const { create: createTar } = await import('tar');
   const pack = createTar(
     {
       cwd: path,

@@ -93,10 +93,12 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
 
     test('a step\'s processes start with default signal dispositions and an empty signal mask', async () => {
       for (const usePTY of [false, true]) {
-        const r = await handle.startCommand('builder', 'shell', { command: ['sh', '-c', 'grep -E "^Sig(Ign|Blk):" /proc/$$/status; cat /proc/self/status | grep -E "^Sig(Ign|Blk):"'], workdir: 'build', usePTY }).done;
+        // The program the worker starts reads its own status: a shell reading another
+        // process's status could catch it inside fork(), where dash blocks every signal.
+        const r = await handle.startCommand('builder', 'shell', { command: ['grep', '-E', '^Sig(Ign|Blk):', '/proc/self/status'], workdir: 'build', usePTY }).done;
         assert.equal(r.rc, 0, r.logs.stdio);
         const lines = r.logs.stdout.replaceAll('\r', '').trim().split('\n');
-        assert.equal(lines.length, 4, r.logs.stdout);
+        assert.equal(lines.length, 2, r.logs.stdout);
         for (const line of lines) assert.match(line, /^Sig(Ign|Blk):\s+0{16}$/, `usePTY=${usePTY}: ${line}`);
       }
     });

@@ -165,6 +165,11 @@ describe('real Buildbot 3.7 master', { skip, timeout: 20 * 60_000 }, () => {
           assert.ok(lstatSync(path.join(dest, dir, 'link')).isSymbolicLink());
           assert.equal(readlinkSync(path.join(dest, dir, 'link')), 'a.txt');
         }
+        assert.equal(readFileSync(path.join(dest, 'multi', 'a.txt'), 'utf8'), 'file a\n');
+        assert.equal(readFileSync(path.join(dest, 'multi', 'sub', 'b.txt'), 'utf8'), 'file b\n');
+        assert.equal(readFileSync(path.join(dest, 'multi', 'big.sha256'), 'utf8').split(' ')[0], workerSide);
+        assert.equal(readFileSync(path.join(dest, 'multi-glob', 'a.txt'), 'utf8'), 'file a\n');
+        assert.equal(readFileSync(path.join(dest, 'multi-glob', 'sub', 'b.txt'), 'utf8'), 'file b\n');
         const report = step(b, 'report').logs.stdio;
         if (proto === 'pb') {
           assert.match(report, /string contents/);

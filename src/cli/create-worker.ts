@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseMasterArgument } from '../config/master-address.js';
+import { parseMetricsPort } from '../config/metrics-endpoint.js';
 import { makeTac, type TacValues } from '../config/tac-template.js';
 import { ConfigError } from '../errors.js';
 import { UsageError, type Print } from './output.js';
@@ -24,6 +25,8 @@ export interface CreateWorkerOptions {
   protocol?: string;
   connectionString?: string;
   proxyConnectionString?: string;
+  /** Port of the health/metrics endpoint, written to the tac as `metrics_port`. */
+  metricsPort?: string;
   quiet?: boolean;
 }
 
@@ -79,6 +82,14 @@ export function tacValuesFrom(args: string[], o: CreateWorkerOptions, cwd: strin
   // Python accepts anything here and fails at start; refusing now saves a broken directory.
   if (protocol !== 'pb' && protocol !== 'msgpack_experimental_v7') throw new UsageError(`Unknown protocol ${protocol}: use 'pb' or 'msgpack_experimental_v7'`);
   if (o.connectionString && o.proxyConnectionString) throw new UsageError('--connection-string and --proxy-connection-string cannot be used together');
+  let metricsPort: number | null = null;
+  if (o.metricsPort !== undefined) {
+    try {
+      metricsPort = parseMetricsPort(o.metricsPort, '--metrics-port');
+    } catch (err) {
+      throw new UsageError((err as ConfigError).message);
+    }
+  }
   const basedir = path.resolve(cwd, basedirArg);
   return {
     basedir: o.relocatable ? '.' : basedir,
@@ -100,6 +111,7 @@ export function tacValuesFrom(args: string[], o: CreateWorkerOptions, cwd: strin
     deleteLeftoverDirs: !!o.deleteLeftoverDirs,
     proxyConnectionString: o.proxyConnectionString || null,
     protocol,
+    metricsPort,
   };
 }
 

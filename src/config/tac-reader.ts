@@ -346,7 +346,24 @@ export function parseTac(source: string, tacFile: string, env: Readonly<Record<s
       maxRotatedFiles: lookupNumber('maxRotatedFiles') ?? null,
     };
   } else cfg.logRotation = null;
+  readMetricsSettings(cfg, ctx.vars, tacFile);
   return cfg;
+}
+
+/** `metrics_port` / `metrics_host`: top-level assignments of this worker only (Python's Worker never sees them). */
+function readMetricsSettings(cfg: WorkerConfig, vars: Map<string, PyLiteral | Error>, tacFile: string): void {
+  const port = vars.get('metrics_port');
+  if (port instanceof Error) throw port;
+  if (port !== undefined && port !== null) {
+    const n = typeof port === 'string' && /^\s*[0-9]+\s*$/.test(port) ? Number(port) : port;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) {
+      throw new ConfigError(`${tacFile}: metrics_port must be a port number (0 to 65535) or None, not ${JSON.stringify(port)}`);
+    }
+    cfg.metricsPort = n;
+  }
+  const host = vars.get('metrics_host');
+  if (host instanceof Error) throw host;
+  if (host !== undefined && host !== null) cfg.metricsHost = asStringOrNull(host, 'metrics_host') ?? undefined;
 }
 
 /** Read `<basedir>/buildbot.tac`. */

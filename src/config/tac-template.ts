@@ -30,6 +30,11 @@ export interface TacValues {
   deleteLeftoverDirs: boolean;
   proxyConnectionString: string | null;
   protocol: string;
+  /**
+   * Health/metrics endpoint port; written as a top-level `metrics_port = N` after the
+   * Worker(...) call, so Python's Worker never receives it. Absent/null: not written.
+   */
+  metricsPort?: number | null;
 }
 
 /** The line `isWorkerDir` looks for. */
@@ -112,5 +117,11 @@ s = Worker(buildmaster_host, port, workername, passwd, basedir,
            proxy_connection_string=proxy_connection_string)
 s.setServiceParent(application)
 `);
+  if (v.metricsPort !== undefined && v.metricsPort !== null) {
+    parts.push(`
+# health and metrics endpoint of the Node.js worker (http://127.0.0.1:PORT/metrics); the Python worker ignores it
+metrics_port = ${Math.trunc(v.metricsPort)}
+`);
+  }
   return parts.join('');
 }

@@ -47,6 +47,13 @@ export interface WorkerConfig {
   logRotation: LogRotation | null;
   /** Log to stdout instead of twistd.log (the Docker tac's observer). */
   logToStdout: boolean;
+  /**
+   * Health/metrics endpoint port (tac `metrics_port`, a top-level assignment the Python
+   * worker ignores); absent when the tac has none.
+   */
+  metricsPort?: number;
+  /** Its interface (tac `metrics_host`); absent: 127.0.0.1. */
+  metricsHost?: string;
 }
 
 export const DEFAULT_PORT = 9989;

@@ -74,6 +74,7 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .option('--protocol <protocol>', 'Protocol to be used when creating master-worker connection (pb or msgpack_experimental_v7)', 'pb')
     .option('--connection-string <connection-string>', 'Twisted endpoint connection string (this will override master host[:port])')
     .option('--proxy-connection-string <proxy-connection-string>', 'Address of HTTP proxy to tunnel through')
+    .option('--metrics-port <port>', 'Serve /metrics (Prometheus) and /healthz on 127.0.0.1:PORT (written to buildbot.tac as metrics_port)')
     .option('-q, --quiet', 'Do not emit the commands being run')
     .action(async (args: string[], o: CreateWorkerOptions & { logrotate?: boolean }) => {
       const { createWorker, tacValuesFrom } = await import('./create-worker.js');
@@ -91,13 +92,15 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .option('-q, --quiet', "Don't display startup log messages")
     .option('--nodaemon', "Don't daemonize (stay in foreground)")
     .option('--exit-when-idle <seconds>', 'Stop (exit 0) once no command has run for this many seconds after attaching; for one-shot and latent containers (env WORKER_EXIT_WHEN_IDLE)')
+    .option('--metrics-port <port>', 'Serve /metrics (Prometheus text) and /healthz on this port (env WORKER_METRICS_PORT; default: off)')
+    .option('--metrics-host <host>', 'Interface of the metrics endpoint (env WORKER_METRICS_HOST; default 127.0.0.1)')
     .addOption(new Option('--daemon-child').hideHelp())
-    .action(async (args: string[], o: { quiet?: boolean; nodaemon?: boolean; daemonChild?: boolean; exitWhenIdle?: string }) => {
+    .action(async (args: string[], o: { quiet?: boolean; nodaemon?: boolean; daemonChild?: boolean; exitWhenIdle?: string; metricsPort?: string; metricsHost?: string }) => {
       const basedir = basedirOf(args);
       if (!checkWorkerDir(basedir, print)) return setCode(1);
       if (o.daemonChild) {
         const { runWorker } = await import('./run-worker.js');
-        return setCode(await runWorker(basedir, { daemonChild: true, exitWhenIdle: o.exitWhenIdle }, print));
+        return setCode(await runWorker(basedir, { daemonChild: true, exitWhenIdle: o.exitWhenIdle, metricsPort: o.metricsPort, metricsHost: o.metricsHost }, print));
       }
       const { startWorker } = await import('./start.js');
       setCode(await startWorker(basedir, o, print));
@@ -132,7 +135,9 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .option('--nodaemon', "Don't daemonize (stay in foreground)")
     .option('--graceful', 'Let running commands finish before stopping the old worker')
     .option('--wait <seconds>', 'How long to wait for the old worker to stop (default 10, with --graceful 3600)')
-    .action(async (args: string[], o: { quiet?: boolean; nodaemon?: boolean; graceful?: boolean; wait?: string }) => {
+    .option('--metrics-port <port>', 'Serve /metrics (Prometheus text) and /healthz on this port (env WORKER_METRICS_PORT; default: off)')
+    .option('--metrics-host <host>', 'Interface of the metrics endpoint (env WORKER_METRICS_HOST; default 127.0.0.1)')
+    .action(async (args: string[], o: { quiet?: boolean; nodaemon?: boolean; graceful?: boolean; wait?: string; metricsPort?: string; metricsHost?: string }) => {
       const basedir = basedirOf(args);
       const [{ parseWaitSeconds, stopWorker }, { startWorker }] = await Promise.all([import('./stop.js'), import('./start.js')]);
       const waitMs = parseWaitSeconds(o.wait);

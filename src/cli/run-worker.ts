@@ -6,6 +6,7 @@ import { CommandRunner } from '../commands/runner.js';
 import { transportOptionsFor } from '../config/connection-string.js';
 import { configFromEnvironment } from '../config/env-config.js';
 import { exitWhenIdleSeconds } from '../config/exit-when-idle.js';
+import { metricsEndpoint, type MetricsEndpoint } from '../config/metrics-endpoint.js';
 import { parseProxyAddress } from '../config/proxy-address.js';
 import { readTacFile } from '../config/tac-reader.js';
 import type { WorkerConfig } from '../config/worker-config.js';
@@ -14,6 +15,8 @@ import { systemClock } from '../util/clock.js';
 import { createWorkerLog } from '../util/log.js';
 import { effectiveMaxDelay } from '../worker/backoff.js';
 import { WorkerBot } from '../worker/bot.js';
+import { WorkerMetrics } from '../worker/metrics.js';
+import type { MetricsServer } from '../worker/metrics-server.js';
 import { scrubEnvironment } from '../worker/environment.js';
 import { WorkerService } from '../worker/service.js';
 import { sessionFactoryFor } from '../worker/session-factories.js';
@@ -42,6 +45,9 @@ export interface RunWorkerOptions {
   daemonChild?: boolean;
   /** `--exit-when-idle SECONDS` as given; WORKER_EXIT_WHEN_IDLE when absent. */
   exitWhenIdle?: string;
+  /** `--metrics-port` / `--metrics-host` as given; WORKER_METRICS_PORT/HOST, then the tac, when absent. */
+  metricsPort?: string;
+  metricsHost?: string;
 }
 
 const TWISTD_ALREADY_RUNNING = (pid: number) =>
@@ -60,9 +66,11 @@ const TWISTD_ALREADY_RUNNING = (pid: number) =>
 export async function runWorker(basedir: string, opts: RunWorkerOptions, print: Print): Promise<number> {
   let cfg: WorkerConfig;
   let idleSeconds: number | null;
+  let metricsAt: MetricsEndpoint | null;
   try {
     cfg = loadConfig(basedir);
     idleSeconds = exitWhenIdleSeconds(opts.exitWhenIdle, process.env);
+    metricsAt = metricsEndpoint({ port: opts.metricsPort, host: opts.metricsHost }, process.env, cfg);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     print(`cannot start the worker: ${err.message}`);
@@ -106,8 +114,24 @@ export async function runWorker(basedir: string, opts: RunWorkerOptions, print: 
       return 1;
     }
 
+    const metrics = metricsAt ? new WorkerMetrics(cfg.protocol, systemClock.now()) : undefined;
+    if (metricsAt && metrics) {
+      // Imported only when enabled: a worker without the endpoint never loads node:http for it.
+      const { startMetricsServer } = await import('../worker/metrics-server.js');
+      let server: MetricsServer;
+      try {
+        server = await startMetricsServer({ metrics, host: metricsAt.host, port: metricsAt.port });
+      } catch (err) {
+        log.error(`cannot start the worker: ${(err as Error).message}`);
+        return 1;
+      }
+      cleanups.push(() => void server.close());
+      const shown = server.host.includes(':') ? `[${server.host}]` : server.host;
+      log.info(`metrics: serving http://${shown}:${server.port}/metrics and /healthz`);
+    }
+
     const registry = createRegistry();
-    const runner = new CommandRunner({ registry, clock: systemClock, log, workerEnv });
+    const runner = new CommandRunner({ registry, clock: systemClock, log, workerEnv, metrics });
     const bot = new WorkerBot(cfg.basedir, runner, {
       log,
       commandVersions: registry.versions(),
@@ -129,6 +153,7 @@ export async function runWorker(basedir: string, opts: RunWorkerOptions, print: 
       maxRetries: cfg.maxretries,
       maxDelaySeconds: effectiveMaxDelay(cfg.maxdelay),
       exitWhenIdleMs: idleSeconds === null ? null : idleSeconds * 1000,
+      metrics,
     });
     if (idleSeconds !== null) log.info(`exit when idle: the worker stops once no command has run for ${idleSeconds} seconds`);
 

@@ -40,6 +40,9 @@ export interface StartOptions {
   quiet?: boolean;
   /** `--exit-when-idle SECONDS`, as given (validated by the worker). */
   exitWhenIdle?: string;
+  /** `--metrics-port` / `--metrics-host`, as given (validated by the worker). */
+  metricsPort?: string;
+  metricsHost?: string;
 }
 
 /**
@@ -49,7 +52,7 @@ export interface StartOptions {
  * 10 s pass (exit 1 with Python's hints). `--quiet` starts the daemon without following.
  */
 export async function startWorker(basedir: string, opts: StartOptions, print: Print): Promise<number> {
-  if (opts.nodaemon) return runWorker(basedir, { exitWhenIdle: opts.exitWhenIdle }, print);
+  if (opts.nodaemon) return runWorker(basedir, { exitWhenIdle: opts.exitWhenIdle, metricsPort: opts.metricsPort, metricsHost: opts.metricsHost }, print);
   const logFile = path.join(basedir, LOG_FILE_NAME);
   // Like Python's LogWatcher: make sure the file exists, then follow it from its current end.
   try {
@@ -58,7 +61,11 @@ export async function startWorker(basedir: string, opts: StartOptions, print: Pr
     /* the worker may log to stdout only (container config); the child's exit still tells */
   }
   const follower = new LogFollower(logFile);
-  const extra = opts.exitWhenIdle !== undefined ? ['--exit-when-idle', opts.exitWhenIdle] : [];
+  const extra = [
+    ...(opts.exitWhenIdle !== undefined ? ['--exit-when-idle', opts.exitWhenIdle] : []),
+    ...(opts.metricsPort !== undefined ? ['--metrics-port', opts.metricsPort] : []),
+    ...(opts.metricsHost !== undefined ? ['--metrics-host', opts.metricsHost] : []),
+  ];
   const child = spawn(process.execPath, [cliScript(), 'start', '--nodaemon', '--daemon-child', ...extra, basedir], {
     cwd: basedir,
     detached: true,

@@ -3,13 +3,14 @@ import { CommandError, WorkerError } from '../errors.js';
 import type { Clock } from '../util/clock.js';
 import { PyFloat, type PyValue } from '../values.js';
 import type { CommandFailure, StartCommandRequest } from '../worker/handlers.js';
+import type { WorkerMetrics } from '../worker/metrics.js';
 import type { Command, CommandContext, RemoteReader, RemoteWriter } from './context.js';
 import { CommandInterrupted } from './interrupt.js';
 import { LineSplitter, newlineRegExp } from './output/line-splitter.js';
 import { UpdateBuffer } from './output/update-buffer.js';
 import { Utf8StreamDecoder } from './output/utf8-decoder.js';
 import type { Registry } from './registry.js';
-import { DEFAULT_OUTPUT_SETTINGS, type OutputSettings, type OutputStream } from './update.js';
+import { DEFAULT_OUTPUT_SETTINGS, type OutputSettings, type OutputStream, type UpdateEntry } from './update.js';
 
 /**
  * Update batches of one command on the wire before the master acknowledged the first:
@@ -32,6 +33,11 @@ export interface RunnerOptions {
   log: Logger;
   /** The worker's environment (after the blacklist), handed to commands as `ctx.workerEnv`. */
   workerEnv: Record<string, string>;
+  /**
+   * Counters of the metrics endpoint, when enabled: commands, log bytes where updates are
+   * sent, transfer bytes where the master's writer/reader is handed to a command.
+   */
+  metrics?: WorkerMetrics;
 }
 
 /** One stream's decoder and line splitter. */
@@ -50,6 +56,11 @@ class RunningCommand {
   silenced = false;
   /** The master interrupted the command. */
   interrupted = false;
+  /** The command reported a non-zero rc (for the metrics). */
+  nonZeroRc = false;
+  /** The master's writer/reader, wrapped to count bytes (made on first use). */
+  writer: RemoteWriter | undefined;
+  reader: RemoteReader | undefined;
 
   constructor(
     readonly req: StartCommandRequest,
@@ -128,8 +139,12 @@ export class CommandRunner {
       this.o.log.warn({ err: error }, 'newline_re cannot be used, splitting lines with the default pattern');
     }
     const log = this.o.log.child({ commandId });
+    const metrics = this.o.metrics;
     const buffer = new UpdateBuffer({
-      send: (entries) => req.channel.sendUpdates(entries),
+      send: (entries) => {
+        if (metrics) metrics.addLogBytes(logBytesOf(entries));
+        return req.channel.sendUpdates(entries);
+      },
       clock: this.o.clock,
       bufferSize: settings.bufferSize,
       bufferTimeout: settings.bufferTimeout,
@@ -213,16 +228,19 @@ export class CommandRunner {
       whenWritable: () => (r.accepting ? r.buffer.whenWritable() : Promise.resolve()),
       status(key: string, value: PyValue) {
         if (!r.accepting) return;
+        if (key === 'rc' && value !== 0) r.nonZeroRc = true;
         r.buffer.append({ kind: 'status', key, value });
       },
       flush: () => (r.silenced ? Promise.resolve() : r.buffer.flush()),
-      writer(): RemoteWriter {
+      writer: (): RemoteWriter => {
         if (!channel.writer) throw new CommandError('the master sent no writer for this command', 'ERR_NO_WRITER');
-        return channel.writer;
+        const m = this.o.metrics;
+        return m ? (r.writer ??= countingWriter(channel.writer, (n) => m.addUploaded(n))) : channel.writer;
       },
-      reader(): RemoteReader {
+      reader: (): RemoteReader => {
         if (!channel.reader) throw new CommandError('the master sent no reader for this command', 'ERR_NO_READER');
-        return channel.reader;
+        const m = this.o.metrics;
+        return m ? (r.reader ??= countingReader(channel.reader, (n) => m.addDownloaded(n))) : channel.reader;
       },
     };
   }
@@ -248,6 +266,7 @@ export class CommandRunner {
 
   private async run(r: RunningCommand, command: Command, ctx: CommandContext): Promise<void> {
     const started = this.o.clock.now();
+    this.o.metrics?.commandStarted();
     let failure: CommandFailure | null = null;
     try {
       await command.run(ctx);
@@ -272,6 +291,7 @@ export class CommandRunner {
       ctx.log.warn({ err }, 'sending complete failed');
     } finally {
       r.completed = true;
+      this.o.metrics?.commandEnded(failure !== null || r.nonZeroRc);
       if (this.active.get(r.req.commandId) === r) this.active.delete(r.req.commandId);
       this.all.delete(r);
       if (this.all.size === 0) {
@@ -281,4 +301,36 @@ export class CommandRunner {
       }
     }
   }
+}
+
+/** UTF-8 bytes of the log text (output and logfile chunks) in a batch of updates. */
+export function logBytesOf(entries: readonly UpdateEntry[]): number {
+  let n = 0;
+  for (const e of entries) if (e.kind !== 'status') n += Buffer.byteLength(e.chunk.text, 'utf8');
+  return n;
+}
+
+/** `w`, counting the bytes of every write the master accepted. */
+function countingWriter(w: RemoteWriter, count: (n: number) => void): RemoteWriter {
+  return {
+    write: async (data) => {
+      await w.write(data);
+      count(data.byteLength);
+    },
+    close: () => w.close(),
+    utime: (a, m) => w.utime(a, m),
+    unpack: () => w.unpack(),
+  };
+}
+
+/** `r`, counting the bytes of every read answered. */
+function countingReader(r: RemoteReader, count: (n: number) => void): RemoteReader {
+  return {
+    read: async (length) => {
+      const data = await r.read(length);
+      if (data) count(data.byteLength);
+      return data;
+    },
+    close: () => r.close(),
+  };
 }

@@ -5,6 +5,7 @@ import { sleep, type Clock, type TimerHandle } from '../util/clock.js';
 import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { IdleExit } from './idle-exit.js';
 import type { RunnerLike, WorkerBot } from './bot.js';
+import type { WorkerMetrics } from './metrics.js';
 import type { Session, SessionFactory } from './session.js';
 
 /** Python stops the reactor this long after answering the master's `shutdown`, so the answer leaves. */
@@ -40,6 +41,8 @@ export interface WorkerServiceOptions {
    * many milliseconds, counted from the first login; null/undefined: never.
    */
   exitWhenIdleMs?: number | null;
+  /** Counters of the metrics endpoint, when enabled (connection state, reconnects, last login). */
+  metrics?: WorkerMetrics;
 }
 
 /** Why `run()` ended. */
@@ -97,7 +100,9 @@ export class WorkerService {
   /** Run until stopped; resolves with how it ended. */
   async run(): Promise<ServiceEnd> {
     let failures = 0;
+    let attempts = 0;
     while (this.stopping === 'no') {
+      if (attempts++ > 0) this.o.metrics?.reconnecting();
       const abort = new AbortController();
       this.connecting = abort;
       let session: Session;
@@ -131,10 +136,12 @@ export class WorkerService {
       }
       failures = 0;
       this.session = session;
+      this.o.metrics?.loggedIn(this.o.clock.now());
       this.log.info('Connected to buildmaster; worker is ready');
       this.idleExit?.start();
       const reason = await session.closed;
       this.session = undefined;
+      this.o.metrics?.connectionLost();
       if (this.stopping !== 'no') break;
       this.log.warn(`Lost connection to the master${reason ? `: ${reason.message}` : ''}`);
       // Twisted's ClientService retries a dropped connection as attempt 1.

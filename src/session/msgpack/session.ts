@@ -5,6 +5,7 @@ import type { TimerHandle } from '../../util/clock.js';
 import type { Session, SessionFactory, SessionOptions } from '../../worker/session.js';
 import { WorkerOps } from './ops.js';
 import { MsgpackPeer, type OpHandler } from './peer.js';
+import { CLOSE_GRACE_MS, attachDeadlineMs, replyDeadlineMs } from '../deadlines.js';
 
 /**
  * A worker's connection to a master over `msgpack_experimental_v7`
@@ -14,31 +15,10 @@ import { MsgpackPeer, type OpHandler } from './peer.js';
  * every `keepaliveSeconds` notice a half-open link (§11 leaves this to the worker).
  */
 
-/** Shortest time the master gets to answer a ping. */
-export const MIN_PING_DEADLINE_MS = 10_000;
-/** Longest time the master gets to attach the worker after the upgrade. */
-export const ATTACH_DEADLINE_MS = 300_000;
 /** Ops that only come once the master has attached the worker (§4: settings, then commands). */
 const ATTACHED_OPS: ReadonlySet<string> = new Set(['set_worker_settings', 'start_command']);
-/** After `close()`, time the Close handshake gets before the socket is destroyed. */
-export const CLOSE_GRACE_MS = 2_000;
 
 const OPEN = 1;
-
-export function pingDeadlineMs(keepaliveSeconds: number): number {
-  return Math.max(keepaliveSeconds * 1000, MIN_PING_DEADLINE_MS);
-}
-
-/**
- * Deadline for the master to attach the worker (send `set_worker_settings`, §4) after the
- * upgrade: a master that opens the connection and never attaches (buildbot issue #4678)
- * would otherwise hold the worker forever, since the WebSocket answers pings. Like PB's
- * login deadline: the ping deadline when pings are on, capped at ATTACH_DEADLINE_MS.
- */
-export function attachDeadlineMs(keepaliveSeconds: number): number {
-  if (!(keepaliveSeconds > 0)) return ATTACH_DEADLINE_MS;
-  return Math.min(ATTACH_DEADLINE_MS, pingDeadlineMs(keepaliveSeconds));
-}
 
 export const createMsgpackSession: SessionFactory = async (opts, signal) => {
   const ws = await connectWebSocket(
@@ -172,7 +152,7 @@ export function runMsgpackSession(ws: WebSocket, opts: SessionOptions, signal?: 
 
   function sendPing(): void {
     if (ended) return;
-    const deadline = pingDeadlineMs(opts.keepaliveSeconds);
+    const deadline = replyDeadlineMs(opts.keepaliveSeconds);
     deadlineTimer = clock.setTimeout(() => close(new TimeoutError(`the master did not answer a WebSocket ping within ${deadline / 1000} s`)), deadline);
     try {
       ws.ping();

@@ -8,6 +8,7 @@ import { Broker, RemoteCallError, type RemoteReference } from './broker.js';
 import { Bot } from './bot.js';
 import { ClientFraming } from './dialect.js';
 import { login } from './login.js';
+import { CLOSE_GRACE_MS, attachDeadlineMs, replyDeadlineMs } from '../deadlines.js';
 
 /**
  * A worker's connection to a master over Perspective Broker (`../shared/protocol/pb.md`
@@ -15,29 +16,6 @@ import { login } from './login.js';
  * master's calls; application keepalives with a reply deadline (§6.9) so a half-open link
  * is noticed, which the Python worker never does.
  */
-
-/** Shortest time the master gets to answer a keepalive. */
-export const MIN_KEEPALIVE_DEADLINE_MS = 10_000;
-/** Longest time the master gets to finish the login (it calls the Bot several times before answering). */
-export const LOGIN_DEADLINE_MS = 300_000;
-/** After `close()`, time the socket gets to flush before it is destroyed. */
-export const CLOSE_GRACE_MS = 2_000;
-
-/** Reply deadline of a keepalive sent every `keepaliveSeconds`. */
-export function keepaliveDeadlineMs(keepaliveSeconds: number): number {
-  return Math.max(keepaliveSeconds * 1000, MIN_KEEPALIVE_DEADLINE_MS);
-}
-
-/**
- * Login deadline for a worker that sends keepalives every `keepaliveSeconds`: a master
- * that does not finish attaching within the time it gets to answer a keepalive is as
- * silent as a dead one (buildbot issue #4678: the Python worker waits forever), capped
- * at LOGIN_DEADLINE_MS; without keepalives, LOGIN_DEADLINE_MS.
- */
-export function loginDeadlineMs(keepaliveSeconds: number): number {
-  if (!(keepaliveSeconds > 0)) return LOGIN_DEADLINE_MS;
-  return Math.min(LOGIN_DEADLINE_MS, keepaliveDeadlineMs(keepaliveSeconds));
-}
 
 export const createPbSession: SessionFactory = async (opts, signal) => {
   const stream = await connectStream(opts.transport, signal);
@@ -148,7 +126,7 @@ export function runPbSession(stream: Duplex, opts: SessionOptions, signal?: Abor
 
   function sendKeepalive(): void {
     if (ended || !perspective) return;
-    const deadline = keepaliveDeadlineMs(opts.keepaliveSeconds);
+    const deadline = replyDeadlineMs(opts.keepaliveSeconds);
     log.debug('sending app-level keepalive');
     deadlineTimer = clock.setTimeout(() => {
       close(new TimeoutError(`the master did not answer a keepalive within ${deadline / 1000} s`));
@@ -216,7 +194,7 @@ export function runPbSession(stream: Duplex, opts: SessionOptions, signal?: Abor
 
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });
-  const loginDeadline = loginDeadlineMs(opts.keepaliveSeconds);
+  const loginDeadline = attachDeadlineMs(opts.keepaliveSeconds);
   loginTimer = clock.setTimeout(() => close(new TimeoutError(`login not completed within ${loginDeadline / 1000} s`)), loginDeadline);
 
   return loggedInPromise;

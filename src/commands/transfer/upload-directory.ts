@@ -5,6 +5,7 @@ import { optionalIntArg, positiveIntArg, requireArgs, stringArg } from '../fs/ar
 import { osErrorOf, pythonOsErrorText } from '../fs/os-error.js';
 import { StoppedError, untilAborted } from '../fs/watchdog.js';
 import { BlockAssembler } from './block-assembler.js';
+import { directoryTar, gzipped } from './directory-tar.js';
 import { blockSizeFor, MAX_IN_FLIGHT_BYTES } from './limits.js';
 import { errorText, finishTransfer, maxsizeText } from './outcome.js';
 import { PipelinedWriter, RemoteWriteError } from './pipelined-writer.js';
@@ -72,19 +73,11 @@ async function uploadDirectory(
   }
   ctx.output('header', `sending ${path}\n`);
 
-  // Imported here: only directory uploads need tar, and loading it slows every start.
-  const { create: createTar } = await import('tar');
-  const pack = createTar(
-    {
-      cwd: path,
-      gzip: compression === 'gz',
-      strict: true,
-      follow: false,
-      maxReadSize: TAR_READ_BYTES,
-      onwarn: (code: string, message: string) => ctx.log.warn({ commandId: ctx.commandId, code }, message),
-    },
-    ['.'],
-  );
+  const tar = directoryTar(path, {
+    maxReadSize: TAR_READ_BYTES,
+    onwarn: (code, message) => ctx.log.warn({ commandId: ctx.commandId, code }, message),
+  });
+  const chunks = compression === 'gz' ? gzipped(tar) : tar;
   const sender = new PipelinedWriter((b) => writer.write(b), MAX_IN_FLIGHT_BYTES, ctx.signal);
   const blocks = new BlockAssembler(blockSize);
   let sent = 0;
@@ -98,7 +91,7 @@ async function uploadDirectory(
   let stderr: string | undefined;
   try {
     stream: {
-      for await (const chunk of pack as AsyncIterable<Buffer>) {
+      for await (const chunk of chunks) {
         if (ctx.signal.aborted) throw new StoppedError();
         for (const block of blocks.push(chunk)) {
           if (!(await send(block))) {
@@ -112,17 +105,13 @@ async function uploadDirectory(
     }
     await sender.drain();
   } catch (err) {
-    pack.destroy();
     if (err instanceof StoppedError) return finishTransfer(ctx, 1, undefined);
     if (err instanceof RemoteWriteError) return finishTransfer(ctx, 1, `Upload of '${path}' failed: ${err.message}`);
     const os = osErrorOf(err);
     if (!os) throw err;
     return finishTransfer(ctx, 1, `Cannot read directory '${path}' for upload: ${errorText(err)}`);
   }
-  if (stderr) {
-    pack.destroy();
-    return finishTransfer(ctx, 1, stderr);
-  }
+  if (stderr) return finishTransfer(ctx, 1, stderr);
   try {
     await untilAborted(writer.unpack(), ctx.signal);
   } catch (err) {

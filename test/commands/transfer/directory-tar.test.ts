@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { chmod, link, lstat, mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Parser, type ReadEntry } from 'tar';
+import { BATCH_BYTES, BATCH_ENTRIES, directoryTar, gzipped, SYNC_FILE_BYTES } from '../../../src/commands/transfer/directory-tar.js';
+
+let root: string;
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'directory-tar-'));
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const options = { maxReadSize: 64 * 1024, onwarn: () => undefined };
+
+async function collect(source: AsyncIterable<Buffer>): Promise<{ chunks: Buffer[]; data: Buffer }> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of source) chunks.push(Buffer.from(chunk));
+  return { chunks, data: Buffer.concat(chunks) };
+}
+
+interface Member {
+  path: string;
+  type: string;
+  mode: number;
+  mtime: number;
+  linkpath: string;
+  data: Buffer;
+}
+
+/** The members of a tar (gzip is detected), in archive order, read with the tar package. */
+async function members(tarBytes: Buffer): Promise<Member[]> {
+  const out: Member[] = [];
+  const parser = new Parser({
+    onReadEntry: (entry: ReadEntry) => {
+      const parts: Buffer[] = [];
+      entry.on('data', (c: Buffer) => parts.push(c));
+      entry.on('end', () =>
+        out.push({
+          path: entry.path,
+          type: entry.type,
+          mode: (entry.mode ?? 0) & 0o7777,
+          mtime: Math.floor((entry.mtime?.getTime() ?? 0) / 1000),
+          linkpath: entry.linkpath ?? '',
+          data: Buffer.concat(parts),
+        }),
+      );
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    parser.on('end', resolve);
+    parser.on('error', reject);
+    parser.end(tarBytes);
+  });
+  return out;
+}
+
+async function openFds(): Promise<number> {
+  return (await readdir('/proc/self/fd')).length;
+}
+
+describe('directoryTar', () => {
+  it('writes ./ first, then a sorted depth-first walk, keeping types, modes, mtimes and hard links', async () => {
+    const src = join(root, 'tree');
+    await mkdir(join(src, 'b/empty'), { recursive: true });
+    await writeFile(join(src, 'c.sh'), 'echo c\n');
+    await chmod(join(src, 'c.sh'), 0o751);
+    await writeFile(join(src, 'a.txt'), 'alpha\n');
+    await utimes(join(src, 'a.txt'), 1_000_000_000, 1_000_000_000);
+    const big = randomBytes(SYNC_FILE_BYTES * 3 + 17);
+    await writeFile(join(src, 'b/big.bin'), big);
+    await symlink('../a.txt', join(src, 'b/link'));
+    await link(join(src, 'c.sh'), join(src, 'b/hard'));
+    await writeFile(join(root, 'outside'), 'linked from outside\n');
+    await link(join(root, 'outside'), join(src, 'd.txt'));
+    await chmod(join(src, 'b'), 0o750);
+
+    const list = await members((await collect(directoryTar(src, options))).data);
+    assert.deepEqual(
+      list.map((m) => [m.path, m.type]),
+      [
+        ['./', 'Directory'],
+        ['a.txt', 'File'],
+        ['b/', 'Directory'],
+        ['b/big.bin', 'File'],
+        ['b/empty/', 'Directory'],
+        ['b/hard', 'File'],
+        ['b/link', 'SymbolicLink'],
+        ['c.sh', 'Link'],
+        ['d.txt', 'File'],
+      ],
+    );
+    const byPath = new Map(list.map((m) => [m.path, m]));
+    assert.equal(byPath.get('a.txt')!.data.toString(), 'alpha\n');
+    assert.equal(byPath.get('a.txt')!.mtime, 1_000_000_000);
+    assert.ok(byPath.get('b/big.bin')!.data.equals(big));
+    assert.equal(byPath.get('b/')!.mode, 0o750);
+    assert.equal(byPath.get('b/hard')!.mode, 0o751);
+    assert.equal(byPath.get('b/hard')!.data.toString(), 'echo c\n');
+    assert.equal(byPath.get('c.sh')!.linkpath, 'b/hard');
+    assert.equal(byPath.get('b/link')!.linkpath, '../a.txt');
+    // A hard link whose other name is outside the tree is stored as a file.
+    assert.equal(byPath.get('d.txt')!.data.toString(), 'linked from outside\n');
+  });
+
+  it('yields a batch at a time, each bounded, for many small files', async () => {
+    const src = join(root, 'many');
+    const count = BATCH_ENTRIES * 4 + 3;
+    await mkdir(src);
+    for (let i = 0; i < count; i++) await writeFile(join(src, `f${String(i).padStart(5, '0')}`), randomBytes(1000 + (i % 7)));
+    const { chunks, data } = await collect(directoryTar(src, options));
+    assert.ok(chunks.length >= 4, `${chunks.length} chunks`);
+    // A batch holds at most BATCH_ENTRIES small entries (header, data, padding each).
+    const bound = BATCH_BYTES + SYNC_FILE_BYTES + BATCH_ENTRIES * 1024 + 2048;
+    assert.ok(Math.max(...chunks.map((c) => c.length)) <= bound);
+    const list = await members(data);
+    assert.equal(list.length, count + 1);
+    assert.equal(list[1]!.path, 'f00000');
+    assert.equal(list.at(-1)!.path, `f${String(count - 1).padStart(5, '0')}`);
+  });
+
+  it('a large file is read as it is consumed, and closed when the consumer stops early', async () => {
+    const src = join(root, 'stop');
+    await mkdir(src);
+    await writeFile(join(src, 'huge.bin'), Buffer.alloc(32 * 1024 * 1024, 7));
+    const before = await openFds();
+    let seen = 0;
+    for await (const chunk of directoryTar(src, options)) {
+      seen += chunk.length;
+      if (seen > 1024 * 1024) break;
+    }
+    // Each chunk is at most one read (maxReadSize) of the file, so little was read ahead.
+    assert.ok(seen <= 1024 * 1024 + options.maxReadSize + 1024);
+    for (let i = 0; i < 200 && (await openFds()) > before; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(await openFds(), before, 'the file is closed');
+  });
+
+  it('an error reading the tree rejects with the OS error', async () => {
+    const file = join(root, 'not-a-dir');
+    await writeFile(file, 'x');
+    await assert.rejects(collect(directoryTar(file, options)), (err: NodeJS.ErrnoException) => err.code === 'ENOTDIR');
+  });
+
+  it('gzipped output unpacks to the same members', async () => {
+    const src = join(root, 'gz');
+    await mkdir(join(src, 'sub'), { recursive: true });
+    await writeFile(join(src, 'sub/x.txt'), 'x'.repeat(5000));
+    const data = (await collect(gzipped(directoryTar(src, options)))).data;
+    assert.deepEqual([...data.subarray(0, 2)], [0x1f, 0x8b]);
+    const list = await members(data);
+    assert.deepEqual(list.map((m) => m.path), ['./', 'sub/', 'sub/x.txt']);
+    assert.equal(list[2]!.data.toString(), 'x'.repeat(5000));
+    assert.ok((await lstat(join(src, 'sub/x.txt'))).isFile());
+  });
+});

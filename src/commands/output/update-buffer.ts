@@ -6,8 +6,12 @@ import type { LogChunk, UpdateEntry } from '../update.js';
  * `util/buffer_manager.py BufferManager`). Entries are queued; consecutive log entries of
  * the same stream (same logfile name) are merged. The queue is sent when adding an entry
  * would exceed `bufferSize` (cost: text length + 8 × (newlines + times) for log entries,
- * 20 for others), `bufferTimeout` seconds after its first entry, or on `flush()`. An
- * entry bigger than `bufferSize` is sent on its own, cut at line boundaries.
+ * 20 for others), `bufferTimeout` seconds after its first entry, or on `flush()`. A log
+ * entry that does not fit is cut at line boundaries: its leading lines fill the queue up to
+ * `bufferSize` before it is sent, whole `bufferSize` pieces follow, and the rest stays
+ * queued for the next output. So under sustained output every update is a full buffer, as
+ * with Python: the master's cost is per update call (one log append each), and sending a
+ * half-filled queue plus the tail of every pipe read separately nearly doubled the calls.
  *
  * Difference from Python (issue #7292, reference §1.18 item 2): when nothing was sent for
  * `bufferTimeout` seconds (in particular the first output of a command: its header),
@@ -108,6 +112,29 @@ export function splitChunk(chunk: LogChunk, limit: number): LogChunk[] {
   return pieces;
 }
 
+/**
+ * Cut a log chunk after its leading lines that cost at most `limit` together: `[head, rest]`,
+ * either undefined when empty.
+ */
+export function cutChunk(chunk: LogChunk, limit: number): [LogChunk | undefined, LogChunk | undefined] {
+  const { text, newlines, times } = chunk;
+  let lines = 0;
+  while (lines < newlines.length && newlines[lines]! + 1 + 2 * INDEX_COST * (lines + 1) <= limit) lines++;
+  if (lines === 0) return [undefined, chunk];
+  if (lines === newlines.length) return [chunk, undefined];
+  let unitPos = 0;
+  for (let i = 0; i < lines; i++) unitPos = text.indexOf('\n', unitPos) + 1;
+  const shift = newlines[lines - 1]! + 1;
+  return [
+    { text: text.slice(0, unitPos), newlines: newlines.slice(0, lines), times: times.slice(0, lines) },
+    { text: text.slice(unitPos), newlines: newlines.slice(lines).map((i) => i - shift), times: times.slice(lines) },
+  ];
+}
+
+function withChunk(entry: UpdateEntry & { kind: 'output' | 'logfile' }, chunk: LogChunk): UpdateEntry {
+  return entry.kind === 'output' ? { kind: 'output', stream: entry.stream, chunk } : { kind: 'logfile', name: entry.name, chunk };
+}
+
 /** A batch handed to `dispatch`, with its cost for the backlog. */
 interface Batch {
   entries: UpdateEntry[];
@@ -175,18 +202,23 @@ export class UpdateBuffer {
       this.enqueue(entry, cost);
       return;
     }
-    this.sendQueue();
-    if (cost <= size) {
-      this.enqueue(entry, cost);
-      return;
-    }
     if (entry.kind === 'status') {
-      this.dispatch([entry], cost);
+      this.sendQueue();
+      if (cost <= size) this.enqueue(entry, cost);
+      else this.dispatch([entry], cost);
       return;
     }
-    for (const chunk of splitChunk(entry.chunk, size)) {
-      this.dispatch([entry.kind === 'output' ? { kind: 'output', stream: entry.stream, chunk } : { kind: 'logfile', name: entry.name, chunk }], chunkCost(chunk));
-    }
+    const [head, rest] = cutChunk(entry.chunk, size - this.queuedCost);
+    if (head) this.enqueue(withChunk(entry, head), chunkCost(head));
+    this.sendQueue();
+    if (!rest) return;
+    const pieces = splitChunk(rest, size);
+    const last = pieces.pop()!;
+    for (const chunk of pieces) this.dispatch([withChunk(entry, chunk)], chunkCost(chunk));
+    const lastCost = chunkCost(last);
+    // A single line bigger than bufferSize goes alone; a smaller tail waits for more output.
+    if (lastCost <= size) this.enqueue(withChunk(entry, last), lastCost);
+    else this.dispatch([withChunk(entry, last)], lastCost);
   }
 
   /** Send whatever is queued; resolves when every send so far has settled. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { splitChunk, UpdateBuffer, entryCost } from '../../../src/commands/output/update-buffer.js';
+import { cutChunk, splitChunk, UpdateBuffer, entryCost } from '../../../src/commands/output/update-buffer.js';
 import type { LogChunk, UpdateEntry } from '../../../src/commands/update.js';
 import { ManualClock } from '../../../src/util/clock.js';
 
@@ -92,25 +92,60 @@ test('reaching bufferSize sends the queue first', async () => {
   assert.equal(sent.length, 2);
 });
 
-test('an entry bigger than bufferSize is sent alone, cut at line boundaries', async () => {
+test('a log entry that does not fit fills the queue first, goes out in full pieces, and its tail stays queued', async () => {
   const { buf, sent } = setup(100);
-  buf.append({ kind: 'status', key: 'a', value: 1 });
-  const lines = Array.from({ length: 10 }, (_, i) => `line ${i} ${'x'.repeat(10)}\n`).join(''); // 18 chars + 16 per line: two lines per piece
+  buf.append({ kind: 'status', key: 'a', value: 1 }); // 20
+  const lines = Array.from({ length: 9 }, (_, i) => `line ${i} ${'x'.repeat(10)}\n`).join(''); // 18 chars + 16 per line
   buf.append({ kind: 'logfile', name: 'big', chunk: chunk(lines, 7) });
+  await tick();
+  // 80 left: two lines join the status; then 2 + 2 + 2 lines in full pieces; the last line waits.
+  assert.equal(sent.length, 4);
+  assert.equal(sent[0]!.length, 2);
+  assert.deepEqual(sent[0]![0], { kind: 'status', key: 'a', value: 1 });
+  assert.equal(buf.queued, 1);
+  assert.equal(buf.cost, 34);
   await buf.flush();
-  assert.deepEqual(sent[0], [{ kind: 'status', key: 'a', value: 1 }]);
-  const pieces = sent.slice(1).map((b) => {
-    assert.equal(b.length, 1);
-    const e = b[0]!;
+  assert.equal(sent.length, 5);
+  const pieces = sent.map((b) => {
+    const e = b[b.length - 1]!;
     assert.ok(e.kind === 'logfile' && e.name === 'big');
     return e.chunk;
   });
   assert.equal(pieces.map((p) => p.text).join(''), lines);
+  assert.deepEqual(pieces.map((p) => p.newlines.length), [2, 2, 2, 2, 1]);
   for (const p of pieces) {
     assert.ok(entryCost({ kind: 'logfile', name: 'big', chunk: p }) <= 100);
     assert.deepEqual(p, chunk(p.text, 7));
   }
-  assert.equal(pieces.length, 5);
+});
+
+test('the queued tail merges with the next output of the same stream', async () => {
+  const { buf, sent } = setup(100);
+  buf.append(out('stdout', 'a'.repeat(49) + '\n')); // 66
+  buf.append(out('stdout', 'b'.repeat(17) + '\n' + 'c'.repeat(9) + '\n')); // 34 + 26: the b line fits (100)
+  await tick();
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0]!.length, 1);
+  const e = sent[0]![0]!;
+  assert.ok(e.kind === 'output');
+  assert.equal(e.chunk.text, 'a'.repeat(49) + '\n' + 'b'.repeat(17) + '\n');
+  assert.deepEqual(e.chunk.newlines, [49, 67]);
+  buf.append(out('stdout', 'd\n'));
+  await buf.flush();
+  assert.equal(sent.length, 2);
+  const tail = sent[1]![0]!;
+  assert.ok(tail.kind === 'output');
+  assert.equal(tail.chunk.text, 'c'.repeat(9) + '\nd\n');
+  assert.deepEqual(tail.chunk.newlines, [9, 11]);
+});
+
+test('cutChunk: leading lines within the limit, indexes of the rest rebased; multi-unit characters counted once', () => {
+  const c = chunk('é😀\nab\ncd\n', 3); // code points: 3 + 3 + 3
+  const [head, rest] = cutChunk(c, 3 + 16 + 3 + 16);
+  assert.deepEqual(head, chunk('é😀\nab\n', 3));
+  assert.deepEqual(rest, chunk('cd\n', 3));
+  assert.deepEqual(cutChunk(c, 18), [undefined, c]);
+  assert.deepEqual(cutChunk(c, 1000), [c, undefined]);
 });
 
 test('splitChunk keeps a single line larger than the limit whole', () => {

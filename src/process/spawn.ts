@@ -1,4 +1,5 @@
 import { spawn as spawnChild } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { IPty } from 'node-pty';
 import { signalNumber } from './signals.js';
@@ -138,11 +139,19 @@ async function spawnPty(o: SpawnOptions): Promise<SpawnedProcess> {
     encoding: null,
   });
   let reading = true;
+  let exited = false;
+  let exitWatch: NodeJS.Timeout | undefined;
+  const stopWatch = () => {
+    if (exitWatch) clearInterval(exitWatch);
+    exitWatch = undefined;
+  };
   term.onData((data: string | Buffer) => {
     if (reading) o.onStdout(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
   });
   const ended = new Promise<ProcessExit>((done) => {
     term.onExit(({ exitCode, signal }) => {
+      exited = true;
+      stopWatch();
       done(signal ? { code: null, signal } : { code: exitCode, signal: null });
     });
   });
@@ -159,7 +168,35 @@ async function spawnPty(o: SpawnOptions): Promise<SpawnedProcess> {
       reading = false;
       term.resume();
     },
-    pause: () => term.pause(),
-    resume: () => term.resume(),
+    pause: () => {
+      if (exited) return;
+      term.pause();
+      // node-pty destroys the terminal 200 ms after the child is reaped, dropping what is
+      // still unread: while paused, watch for the child's end and read everything then
+      // (what is left is at most the kernel's terminal buffer).
+      exitWatch ??= setInterval(() => {
+        if (!childGone(term.pid)) return;
+        exited = true;
+        stopWatch();
+        term.resume();
+      }, PTY_EXIT_POLL_MS);
+    },
+    resume: () => {
+      stopWatch();
+      term.resume();
+    },
   };
+}
+
+/** How often a paused terminal checks whether its child has ended. */
+const PTY_EXIT_POLL_MS = 20;
+
+/** The process is gone or a zombie (it can write no more output). */
+function childGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
 }

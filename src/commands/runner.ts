@@ -3,7 +3,6 @@ import { CommandError, WorkerError } from '../errors.js';
 import type { Clock } from '../util/clock.js';
 import { PyFloat, type PyValue } from '../values.js';
 import type { CommandFailure, StartCommandRequest } from '../worker/handlers.js';
-import type { WorkerMetrics } from '../worker/metrics.js';
 import type { Command, CommandContext, RemoteReader, RemoteWriter } from './context.js';
 import { CommandInterrupted } from './interrupt.js';
 import { LineSplitter, newlineRegExp } from './output/line-splitter.js';
@@ -27,6 +26,15 @@ export const UPDATES_IN_FLIGHT = 8;
  */
 export const OUTPUT_BACKLOG_LIMIT = 2 * 1024 * 1024;
 
+/** What the runner counts, when a metrics sink is given (the worker's WorkerMetrics is one). */
+export interface CommandMetrics {
+  commandStarted(): void;
+  commandEnded(failed: boolean): void;
+  addLogBytes(n: number): void;
+  addUploaded(n: number): void;
+  addDownloaded(n: number): void;
+}
+
 export interface RunnerOptions {
   registry: Registry;
   clock: Clock;
@@ -37,7 +45,7 @@ export interface RunnerOptions {
    * Counters of the metrics endpoint, when enabled: commands, log bytes where updates are
    * sent, transfer bytes where the master's writer/reader is handed to a command.
    */
-  metrics?: WorkerMetrics;
+  metrics?: CommandMetrics;
 }
 
 /** One stream's decoder and line splitter. */

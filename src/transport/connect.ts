@@ -59,6 +59,8 @@ function tcpConnect(
     function ok() {
       cleanup();
       socket.setNoDelay(true);
+      // SO_KEEPALIVE, as the Python worker sets; the sessions' own keepalive deadlines are the real guard.
+      socket.setKeepAlive(true);
       resolve(socket);
     }
     socket.once('error', fail);

@@ -1,3 +1,5 @@
+import type { CommandMetrics } from '../commands/runner.js';
+
 /**
  * The worker's counters for the opt-in health/metrics endpoint (`start --metrics-port`),
  * rendered in the Prometheus text exposition format 0.0.4. The reconnect loop reports the
@@ -16,7 +18,7 @@ export interface ProcessSample {
   rss: number;
 }
 
-export class WorkerMetrics {
+export class WorkerMetrics implements CommandMetrics {
   private isConnected = false;
   private started = 0;
   private completed = 0;

@@ -1,4 +1,3 @@
-import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AuthError, ConnectionError, ProtocolError, TimeoutError, WorkerError } from '../../errors.js';
 import { connectStream } from '../../transport/connect.js';
@@ -30,15 +29,6 @@ export const createPbSession: SessionFactory = async (opts, signal) => {
 export function runPbSession(stream: Duplex, opts: SessionOptions, signal?: AbortSignal): Promise<Session> {
   const { clock, handlers } = opts;
   const log = opts.log.child({ protocol: 'pb' });
-  if (stream instanceof net.Socket) {
-    // The Python worker relies on SO_KEEPALIVE too; the app-level keepalive below is the real guard.
-    try {
-      stream.setKeepAlive(true);
-    } catch {
-      /* not fatal */
-    }
-  }
-
   let ended = false;
   let loggedIn = false;
   let resolveClosed!: (reason: Error | undefined) => void;

@@ -3,7 +3,7 @@ import { chmod, open, rename, stat, unlink, type FileHandle } from 'node:fs/prom
 import { basename, dirname, join } from 'node:path';
 import { CommandError } from '../../errors.js';
 import type { Command, CommandArgs, CommandContext, RemoteReader } from '../context.js';
-import { optionalIntArg, positiveIntArg, requireArgs, stringArg } from '../fs/args.js';
+import { optionalIntArg, positiveIntArg, requireArgs, stringArg } from '../args.js';
 import { osErrorOf } from '../fs/os-error.js';
 import { StoppedError, untilAborted } from '../fs/watchdog.js';
 import { blockSizeFor } from './limits.js';

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { CommandError } from '../../errors.js';
 import type { Command, CommandArgs, CommandContext } from '../context.js';
-import { optionalIntArg, positiveIntArg, requireArgs, stringArg } from '../fs/args.js';
+import { optionalIntArg, positiveIntArg, requireArgs, stringArg } from '../args.js';
 import { osErrorOf, pythonOsErrorText } from '../fs/os-error.js';
 import { StoppedError, untilAborted } from '../fs/watchdog.js';
 import { BlockAssembler } from './block-assembler.js';

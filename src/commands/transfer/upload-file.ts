@@ -1,7 +1,7 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import type { Command, CommandArgs, CommandContext, RemoteWriter } from '../context.js';
-import { flagArg, optionalIntArg, positiveIntArg, requireArgs, stringArg } from '../fs/args.js';
+import { flagArg, optionalIntArg, positiveIntArg, requireArgs, stringArg } from '../args.js';
 import { osErrorOf } from '../fs/os-error.js';
 import { StoppedError, untilAborted } from '../fs/watchdog.js';
 import { blockSizeFor, MAX_IN_FLIGHT_BYTES } from './limits.js';

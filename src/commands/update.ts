@@ -2,7 +2,7 @@ import type { PyValue } from '../values.js';
 
 /**
  * A run of whole lines of log text, as the output pipeline produces it
- * (`../shared/protocol/msgpack.md` §7): `text` ends with "\n"; `newlines` are the
+ * (`docs/protocol/msgpack.md` §7): `text` ends with "\n"; `newlines` are the
  * indexes of every "\n" in `text` counted in Unicode code points (Python string
  * indexes); `times` holds one epoch timestamp (seconds, float) per line.
  */

@@ -2,7 +2,7 @@ import { pathRulesFor, type WorkerEnviron } from '../util/python-path.js';
 
 /**
  * How the 3.7 master turns a step's PB-style command into a msgpack `start_command`
- * (`../shared/protocol/msgpack.md` §5, `Connection.remoteStartCommand`): builder-relative
+ * (`docs/protocol/msgpack.md` §5, `Connection.remoteStartCommand`): builder-relative
  * paths become absolute ones joined with Python path rules, transfer commands get their
  * snake_case names, `want_stdout`/`want_stderr` become booleans, and the writer/reader
  * references are taken out (they are addressed by `command_id` instead).

@@ -10,7 +10,7 @@ import { WorkerConnection, type MasterContext } from './worker-connection.js';
 
 /**
  * The master side of one `msgpack_experimental_v7` WebSocket connection, behaving like
- * the 3.7 master (`../shared/protocol/msgpack.md`): per-direction sequence numbers from 0
+ * the 3.7 master (`docs/protocol/msgpack.md`): per-direction sequence numbers from 0
  * and responses (§2.1), the connection setup sequence (§4), argument rewriting (§5), the
  * worker → master ops with their required-key checks and error texts (§6), output
  * updates (§7), transfers (§8) including the master's bugs (§9), keepalive and

@@ -9,7 +9,7 @@ import type { MasterContext } from './worker-connection.js';
 
 /**
  * The msgpack port of the test master: a WebSocket server that authenticates the upgrade
- * request with HTTP Basic credentials like the 3.7 master (`../shared/protocol/msgpack.md`
+ * request with HTTP Basic credentials like the 3.7 master (`docs/protocol/msgpack.md`
  * §1.1): no header → 401, malformed header → 400, unknown worker or wrong password → 401,
  * each as a bare status line, then the connection is closed.
  */

@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * twisted.cred "newcred" challenge/response as the PB master checks it
- * (`../shared/protocol/pb.md` §5): challenge = 16 random bytes (Twisted uses the MD5 of
+ * (`docs/protocol/pb.md` §5): challenge = 16 random bytes (Twisted uses the MD5 of
  * random data), response = MD5(MD5(password) ‖ challenge), password as UTF-8.
  */
 

@@ -5,7 +5,7 @@ import { pyFailure } from './pb-failure.js';
 import { describe, dictEntries, isDict, pyDecode, seq } from './pb-values.js';
 
 /**
- * The master's per-command PB objects (`../shared/protocol/pb.md` §6.1, §6.4, §6.5):
+ * The master's per-command PB objects (`docs/protocol/pb.md` §6.1, §6.4, §6.5):
  * a RemoteCommand the worker reports to with `update`/`complete`, and for transfers a
  * FileWriter / DirectoryWriter (`write`, `close`, `utime`, `unpack`) or a FileReader
  * (`read`, `close`). Each records into the protocol-neutral CommandRun.

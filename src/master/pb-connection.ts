@@ -11,7 +11,7 @@ import { WorkerConnection, type MasterContext } from './worker-connection.js';
 
 /**
  * The master side of one logged-in PB worker, behaving like the 3.7 master's
- * `Connection` avatar (`../shared/protocol/pb.md` §5, §6): the attach sequence before
+ * `Connection` avatar (`docs/protocol/pb.md` §5, §6): the attach sequence before
  * `respond` is answered (print 'attached', getWorkerInfo with the legacy fallbacks,
  * setBuilderList, one print 'attached' per builder), the perspective's `keepalive` and
  * `shutdown`, startBuild / startCommand / interruptCommand on the WorkerForBuilders with a

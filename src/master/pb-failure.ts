@@ -2,7 +2,7 @@ import { PbFailure } from '../session/pb/broker.js';
 
 /**
  * Failures the PB master answers with, spelled like the Python exceptions the 3.7 master
- * raises (`../shared/protocol/pb.md` §3.5): dotted type, `str(exc)` value, the class's
+ * raises (`docs/protocol/pb.md` §3.5): dotted type, `str(exc)` value, the class's
  * parents for the receiver's `Failure.check()`, and a Python-looking traceback.
  */
 

@@ -3,7 +3,7 @@ import { BananaFraming } from '../protocol/banana-framing.js';
 import { encodeBanana, type Dialect, type SExp } from '../protocol/banana.js';
 
 /**
- * Banana dialect negotiation, server side (`../shared/protocol/pb.md` §2.6): on accept the
+ * Banana dialect negotiation, server side (`docs/protocol/pb.md` §2.6): on accept the
  * server sends the dialects it knows, with no dialect active; the client's first
  * expression is its choice as a bare byte string; a choice that was not offered closes the
  * connection. Everything after that is PB expressions in the chosen dialect.

@@ -14,7 +14,7 @@ import { RemoteCallError } from './remote-call-error.js';
 /**
  * One TCP connection to the PB port: banana framing with the server's dialect offer, a
  * PB broker whose root is the login portal, and — once a worker logged in — its
- * PbWorkerConnection. Mistakes that make Twisted drop the link (`../shared/protocol/pb.md`
+ * PbWorkerConnection. Mistakes that make Twisted drop the link (`docs/protocol/pb.md`
  * §7.14: an unknown PB command, an answer to no pending request, a decref of an unknown
  * object, bad banana, a wrong version) are recorded as violations and drop it here too;
  * the ones Twisted answers with an error (unknown object or method) are recorded and answered.

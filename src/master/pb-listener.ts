@@ -4,7 +4,7 @@ import { PbServerLink } from './pb-link.js';
 import { TrackedServer } from './tracked-server.js';
 
 /**
- * The PB port of the test master (`c['protocols']['pb']['port']`, `../shared/protocol/pb.md`
+ * The PB port of the test master (`c['protocols']['pb']['port']`, `docs/protocol/pb.md`
  * §1): a TCP server; each accepted connection gets its own PbServerLink, which sends the
  * dialect offer at once and serves the login portal.
  */

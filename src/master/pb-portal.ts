@@ -5,7 +5,7 @@ import { checkResponse, newChallenge } from './newcred.js';
 import { pyFailure, unauthorizedLogin } from './pb-failure.js';
 
 /**
- * The master's twisted.cred portal over PB (`../shared/protocol/pb.md` §5): the root
+ * The master's twisted.cred portal over PB (`docs/protocol/pb.md` §5): the root
  * object answers `login(username)` with `(challenge, challenger)`, the one-shot
  * challenger checks `respond(MD5(MD5(password) ‖ challenge), mind)` and, for good
  * credentials, answers with the perspective only after the attach sequence ran.

@@ -10,8 +10,8 @@ import type { BuilderConfig, WorkerHandle } from './worker-handle.js';
 /**
  * An embedded stand-in for a Buildbot 3.7 master that speaks both worker protocols
  * (PB and `msgpack_experimental_v7`), for end-to-end tests and benchmarks without Python.
- * It behaves on the wire like the real master (`../shared/protocol/pb.md`,
- * `../shared/protocol/msgpack.md`) and records what the worker does.
+ * It behaves on the wire like the real master (`docs/protocol/pb.md`,
+ * `docs/protocol/msgpack.md`) and records what the worker does.
  */
 
 export interface TestMasterOptions {

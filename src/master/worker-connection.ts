@@ -23,7 +23,7 @@ export interface MasterContext {
 
 /**
  * Default arguments the master's transfer steps always send (captured values,
- * `../shared/protocol/pb.md` §6.6), so tests only pass what matters to them.
+ * `docs/protocol/pb.md` §6.6), so tests only pass what matters to them.
  */
 const TRANSFER_DEFAULTS: Record<string, Record<string, unknown>> = {
   uploadFile: { workdir: 'build', maxsize: null, blocksize: 262144, keepstamp: false },

@@ -2,7 +2,7 @@ import { ProtocolError } from '../errors.js';
 import { BananaDecoder, encodeBanana, type Dialect, type SExp } from './banana.js';
 
 /**
- * A banana byte stream with dialect negotiation (`../shared/protocol/pb.md` §2.6): the
+ * A banana byte stream with dialect negotiation (`docs/protocol/pb.md` §2.6): the
  * first expression each way goes out with no dialect active; once the dialect is agreed,
  * every expression is decoded and encoded in it. Client and server differ only in how
  * they agree (`negotiate`); the stream handling is the same for both.

@@ -2,7 +2,7 @@ import { ProtocolError } from '../errors.js';
 import { PyFloat } from '../values.js';
 
 /**
- * Banana, Twisted's framing of s-expressions (`../shared/protocol/pb.md` §2): an
+ * Banana, Twisted's framing of s-expressions (`docs/protocol/pb.md` §2): an
  * incremental decoder and a byte-exact encoder, with the `pb` dialect's vocabulary
  * compression (§2.5) and Twisted's security limits (§2.4). Pure and synchronous.
  */

@@ -4,7 +4,7 @@ import type { SExp } from './banana.js';
 
 /**
  * Jelly, Twisted's spelling of Python values as banana s-expressions
- * (`../shared/protocol/pb.md` §3), limited to what Twisted's `globalSecurity` lets
+ * (`docs/protocol/pb.md` §3), limited to what Twisted's `globalSecurity` lets
  * through on a PB connection: scalars, text, None, booleans, tuples, lists, dicts, sets,
  * shared and cyclic references, remote/local object references and copied failures.
  */

@@ -3,7 +3,7 @@ import { ProtocolError } from '../errors.js';
 import { PyFloat, PyTuple, type PyValue } from '../values.js';
 
 /**
- * msgpack payloads of `msgpack_experimental_v7` (`../shared/protocol/msgpack.md` §2).
+ * msgpack payloads of `msgpack_experimental_v7` (`docs/protocol/msgpack.md` §2).
  * Pure and synchronous: one WebSocket binary message in, one value out.
  */
 

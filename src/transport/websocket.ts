@@ -6,7 +6,7 @@ import { MAX_MSGPACK_MESSAGE_BYTES } from '../protocol/msgpack.js';
 import { connectStream, DEFAULT_CONNECT_TIMEOUT_MS, type TransportOptions } from './connect.js';
 
 /**
- * The WebSocket client of `msgpack_experimental_v7` (`../shared/protocol/msgpack.md` §1):
+ * The WebSocket client of `msgpack_experimental_v7` (`docs/protocol/msgpack.md` §1):
  * one upgrade request with HTTP Basic credentials, no subprotocol, no extensions, binary
  * frames only. The byte stream underneath comes from `connectStream`, so TLS and the
  * HTTP CONNECT proxy work here exactly as for PB (the URL stays `ws://`: TLS, when

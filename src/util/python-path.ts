@@ -3,7 +3,7 @@ import os from 'node:os';
 /**
  * Python's `posixpath`/`ntpath` join and `expanduser`, and Buildbot's variants of the
  * latter: the 3.7 master applies them to msgpack command arguments
- * (`../shared/protocol/msgpack.md` §5), the worker to PB command arguments (`pb.md` §6.6).
+ * (`docs/protocol/msgpack.md` §5), the worker to PB command arguments (`pb.md` §6.6).
  * Node's `path.join` normalises and never lets an absolute component reset the result,
  * so it cannot stand in for them.
  */

@@ -11,14 +11,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const SHARED = path.resolve(REPO_ROOT, '..', 'shared');
+/** The 'base' www plugin the master needs before it serves its REST API (Debian has no buildbot-www). */
+const WWW_BASE = path.join(REPO_ROOT, 'test', 'interop', 'www-base');
 const PYTHON = '/usr/bin/python3';
 const BUILDBOT = '/usr/bin/buildbot';
 
 /** Why the interop tests cannot run here, or undefined when they can. */
 export function realMasterUnavailable(): string | undefined {
   if (!existsSync(BUILDBOT)) return 'Debian package buildbot is not installed (apt-get install -y buildbot)';
-  if (!existsSync(path.join(SHARED, 'protocol', 'tools', 'wwwstub'))) return `${SHARED}/protocol/tools/wwwstub not found`;
   return undefined;
 }
 
@@ -123,7 +123,7 @@ export class RealMaster {
       PATH: '/usr/bin:/bin',
       HOME: this.dir,
       LANG: 'C.UTF-8',
-      PYTHONPATH: path.join(SHARED, 'protocol', 'tools', 'wwwstub'),
+      PYTHONPATH: WWW_BASE,
       INTEROP_PB_PORT: String(this.pbPort),
       INTEROP_MP_PORT: String(this.mpPort),
       INTEROP_WWW_PORT: String(this.wwwPort),

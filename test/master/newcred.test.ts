@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { readFixture } from '../session/pb/fixtures.js';
 import { CHALLENGE_BYTES, checkResponse, expectedResponse, newChallenge } from '../../src/master/newcred.js';
 
 interface DigestVector {
@@ -10,7 +10,7 @@ interface DigestVector {
   master_accepted?: boolean;
 }
 
-const vectors = (JSON.parse(readFileSync('/work/shared/protocol/fixtures/banana-vectors.json', 'utf8')) as { login_response_digest: DigestVector[] })
+const vectors = (JSON.parse(readFixture('banana-vectors.json')) as { login_response_digest: DigestVector[] })
   .login_response_digest;
 
 test('expectedResponse matches every newcred vector, including the captured logins', () => {

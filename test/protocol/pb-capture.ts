@@ -1,21 +1,14 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFixture } from '../session/pb/fixtures.js';
 import { PyFloat } from '../../src/values.js';
 import type { SExp } from '../../src/protocol/banana.js';
 
 /**
- * The PB golden capture (`../shared/protocol/fixtures`, see its README.md): the raw byte
+ * The PB golden capture (`test/fixtures/protocol`, see docs/protocol/captures.md): the raw byte
  * streams of `pb-session.jsonl`, cut into expressions at the offsets Twisted found
  * (`pb-session.decoded.txt`), with Twisted's repr of each banana tree.
  */
 
-export const FIXTURES_DIR =
-  process.env.PROTOCOL_FIXTURES_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../shared/protocol/fixtures');
-
-export function readFixture(name: string): string {
-  return readFileSync(path.join(FIXTURES_DIR, name), 'utf8');
-}
+export { readFixture };
 
 export type Direction = 'w2m' | 'm2w';
 

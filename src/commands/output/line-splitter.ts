@@ -2,7 +2,7 @@ import { DEFAULT_OUTPUT_SETTINGS, type LogChunk } from '../update.js';
 import { compilePythonRegex, UnsupportedRegexError } from './python-regex.js';
 
 /**
- * Splits one stream's text into whole lines (`../shared/protocol/msgpack.md` §7; Python
+ * Splits one stream's text into whole lines (`docs/protocol/msgpack.md` §7; Python
  * `util/lineboundaries.py LineBoundaryFinder`): the held partial line is prepended, every
  * match of `newline_re` becomes "\n" (CRLF, a CR that is not last, ANSI cursor-position
  * and clear-screen sequences, runs of backspace), whole lines are emitted and the rest is

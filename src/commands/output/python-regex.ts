@@ -2,7 +2,7 @@ import { WorkerError } from '../../errors.js';
 
 /**
  * Translation of a Python `re` pattern (as msgpack masters send `newline_re`,
- * `../shared/protocol/msgpack.md` §4, §7) into an equivalent JavaScript RegExp.
+ * `docs/protocol/msgpack.md` §4, §7) into an equivalent JavaScript RegExp.
  *
  * Covered: octal escapes (`\033`, `\0`), `\a`, `\x`/`\u`/`\U` escapes, `\A`/`\Z`,
  * `(?P<name>…)`/`(?P=name)`, `(?#comment)`, leading global flags `(?i)`/`(?s)`/`(?m)`,

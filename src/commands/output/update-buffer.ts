@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from '../../util/clock.js';
 import type { LogChunk, UpdateEntry } from '../update.js';
 
 /**
- * The update queue of one command (`../shared/protocol/msgpack.md` §7; Python
+ * The update queue of one command (`docs/protocol/msgpack.md` §7; Python
  * `util/buffer_manager.py BufferManager`). Entries are queued; consecutive log entries of
  * the same stream (same logfile name) are merged. The queue is sent when adding an entry
  * would exceed `bufferSize` (cost: text length + 8 × (newlines + times) for log entries,

@@ -3,7 +3,7 @@ import type { CommandArgs } from '../../commands/context.js';
 
 /**
  * Arguments of a msgpack `start_command` as commands expect them
- * (`../shared/protocol/msgpack.md` §5): the master has already joined every path with the
+ * (`docs/protocol/msgpack.md` §5): the master has already joined every path with the
  * worker's basedir, so absolute paths pass unchanged. A relative one (a master that did
  * not join it) is what the stock worker would resolve against its working directory, the
  * basedir — so it is joined onto the basedir here, keeping commands' promise of absolute paths.

@@ -18,7 +18,7 @@ import {
 
 /**
  * The link from one running command back to a msgpack master: `update` and `complete`
- * ops (`../shared/protocol/msgpack.md` §6, §7, §10) and, for transfers, the
+ * ops (`docs/protocol/msgpack.md` §6, §7, §10) and, for transfers, the
  * `update_upload_*` / `update_read_file*` ops keyed by the command id (§6, §8).
  */
 

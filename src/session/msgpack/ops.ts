@@ -8,7 +8,7 @@ import { requireKeys, type MsgpackPeer, type OpHandler } from './peer.js';
 import { parseWorkerSettings, toWire } from './wire.js';
 
 /**
- * The master → worker ops of `../shared/protocol/msgpack.md` §3, served through the
+ * The master → worker ops of `docs/protocol/msgpack.md` §3, served through the
  * protocol-neutral WorkerHandlers. Each handler's return value is the response's
  * `result`; a throw or rejection becomes an `is_exception` response with the error text.
  */

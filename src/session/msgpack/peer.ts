@@ -4,7 +4,7 @@ import { decodeMessage, describeMsgpackValue, encodeMessage, type MsgpackMessage
 import { missingKeyText, responseMessage, unknownOpText } from './wire.js';
 
 /**
- * Requests and responses of `msgpack_experimental_v7` (`../shared/protocol/msgpack.md` §2):
+ * Requests and responses of `msgpack_experimental_v7` (`docs/protocol/msgpack.md` §2):
  * per-connection sequence numbers from 0 for what this side sends, responses matched by
  * `seq_number` only, `is_exception` tested for presence, one answer per request from the
  * master (an error for an unknown op, never a dropped connection). Transport-free: the

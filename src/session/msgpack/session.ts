@@ -9,7 +9,7 @@ import { CLOSE_GRACE_MS, attachDeadlineMs, replyDeadlineMs } from '../deadlines.
 
 /**
  * A worker's connection to a master over `msgpack_experimental_v7`
- * (`../shared/protocol/msgpack.md`): the WebSocket upgrade carries the credentials (§1.1),
+ * (`docs/protocol/msgpack.md`): the WebSocket upgrade carries the credentials (§1.1),
  * then the master drives everything (§4) and the worker answers its ops (§3) and sends
  * its own requests for running commands (§6). Unlike the Python worker, WebSocket pings
  * every `keepaliveSeconds` notice a half-open link (§11 leaves this to the worker).

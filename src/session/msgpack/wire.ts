@@ -7,7 +7,7 @@ import { CommandError } from '../../errors.js';
 export { toWire };
 
 /**
- * What the worker puts on the `msgpack_experimental_v7` wire (`../shared/protocol/msgpack.md`),
+ * What the worker puts on the `msgpack_experimental_v7` wire (`docs/protocol/msgpack.md`),
  * as plain values for the codec of src/protocol/msgpack.ts. Pure functions, no I/O.
  * Keys are inserted in the order the Python worker uses, so that encoded frames are
  * byte-identical to the captured ones (nobody depends on key order, §2.2, but the

@@ -9,7 +9,7 @@ import { posixJoin } from '../../util/python-path.js';
 import { resolvePbArgs, workerHome } from './paths.js';
 
 /**
- * The worker's PB objects (`../shared/protocol/pb.md` §6.1–§6.3, §6.8, §6.10): the Bot
+ * The worker's PB objects (`docs/protocol/pb.md` §6.1–§6.3, §6.8, §6.10): the Bot
  * (the "mind" handed over at login) and one WorkerForBuilder per builder. They translate
  * the master's calls into the protocol-neutral WorkerHandlers.
  */

@@ -5,7 +5,7 @@ import { CopiedFailure, Exported, RemoteRef, jelly, jellyFailure, unjelly, type 
 import { PyTuple } from '../../values.js';
 
 /**
- * A Perspective Broker peer (`../shared/protocol/pb.md` §4): request/answer matching,
+ * A Perspective Broker peer (`docs/protocol/pb.md` §4): request/answer matching,
  * the table of objects this side exports, reference counting in both directions. It is
  * pure of I/O — it is fed decoded s-expressions and sends through a `send` function — and
  * knows nothing of Buildbot, so the worker and the test master can both use it.

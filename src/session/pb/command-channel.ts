@@ -8,7 +8,7 @@ import { PreJellied, type RemoteReference } from './broker.js';
 
 /**
  * The link from one running command back to the master over PB
- * (`../shared/protocol/pb.md` §6.4, §6.5, §4.4): `update`/`complete` on the master's
+ * (`docs/protocol/pb.md` §6.4, §6.5, §4.4): `update`/`complete` on the master's
  * RemoteCommand, and the FileWriter/DirectoryWriter/FileReader of transfers. Every
  * reference received with the command is released exactly once, so a long session does
  * not fill the master's table of exported objects.

@@ -3,7 +3,7 @@ import { BananaFraming } from '../../protocol/banana-framing.js';
 import { encodeBanana, type Dialect, type SExp } from '../../protocol/banana.js';
 
 /**
- * Banana dialect negotiation, client side (`../shared/protocol/pb.md` §2.6): the server
+ * Banana dialect negotiation, client side (`docs/protocol/pb.md` §2.6): the server
  * opens with the list of dialects it knows, the client answers with its choice as a bare
  * byte string, and both switch to it. Everything after that is PB expressions.
  */

@@ -5,7 +5,7 @@ import { PyTuple } from '../../values.js';
 import { RemoteCallError, type Broker, type Referenceable, RemoteReference } from './broker.js';
 
 /**
- * twisted.cred "newcred" login, client side (`../shared/protocol/pb.md` §5):
+ * twisted.cred "newcred" login, client side (`docs/protocol/pb.md` §5):
  * `root.login(username)` → (challenge, challenger); `challenger.respond(digest, mind)` →
  * the perspective. The master calls the mind (our Bot) before it answers `respond`, so the
  * broker must already be dispatching incoming calls while we wait.

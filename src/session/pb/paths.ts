@@ -3,7 +3,7 @@ import type { CommandArgs } from '../../commands/context.js';
 import { posixExpandHome, posixHome, posixJoin } from '../../util/python-path.js';
 
 /**
- * Path resolution for PB commands (`../shared/protocol/pb.md` §6.6). A PB master sends
+ * Path resolution for PB commands (`docs/protocol/pb.md` §6.6). A PB master sends
  * builder-relative paths and the worker joins them with Python `os.path.join` semantics;
  * the result has the shape a msgpack master sends (`msgpack.md` §5), so commands see
  * one argument shape whatever the protocol.

@@ -10,7 +10,7 @@ import { login } from './login.js';
 import { CLOSE_GRACE_MS, attachDeadlineMs, replyDeadlineMs } from '../deadlines.js';
 
 /**
- * A worker's connection to a master over Perspective Broker (`../shared/protocol/pb.md`
+ * A worker's connection to a master over Perspective Broker (`docs/protocol/pb.md`
  * §1): dialect negotiation, version, newcred login with the Bot as mind, then serving the
  * master's calls; application keepalives with a reply deadline (§6.9) so a half-open link
  * is noticed, which the Python worker never does.

@@ -4,7 +4,7 @@ import { decodeMessage, type MsgpackMessage } from '../../../src/protocol/msgpac
 import { captureChunks } from '../pb/fixtures.js';
 
 /**
- * The msgpack golden capture (`../shared/protocol/fixtures/msgpack-session.jsonl`) cut
+ * The msgpack golden capture (`test/fixtures/protocol/msgpack-session.jsonl`) cut
  * into WebSocket messages: HTTP heads per direction, then RFC 6455 frames, unmasked.
  */
 

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { Duplex } from 'node:stream';
 import pino from 'pino';
 
-/** The shared protocol fixtures (`../shared/protocol/fixtures` next to the repository). */
-export const FIXTURES_DIR = process.env.PROTOCOL_FIXTURES_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../shared/protocol/fixtures');
+/** Recorded sessions and vectors of the real master and Python worker (docs/protocol/captures.md). */
+export const FIXTURES_DIR = process.env.PROTOCOL_FIXTURES_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../test/fixtures/protocol');
 
 export function readFixture(name: string): string {
   return readFileSync(path.join(FIXTURES_DIR, name), 'utf8');

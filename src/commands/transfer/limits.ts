@@ -1,6 +1,6 @@
 /**
  * Size limits of file transfers. Twisted banana refuses strings longer than 640 KiB
- * (`SIZE_LIMIT` in twisted/spread/banana.py, see the reference §4.5), so no block sent
+ * (`SIZE_LIMIT` in twisted/spread/banana.py, see docs/protocol/pb.md §2.4), so no block sent
  * to or asked from the master may be larger, whatever `blocksize` the step asked for.
  */
 export const MAX_TRANSFER_BLOCK_BYTES = 640 * 1024;

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { WORKER_VERSION } from '../worker/version.js';
+import { COMMAND_VERSION } from '../commands/version.js';
 import type { CreateWorkerOptions } from './create-worker.js';
 import { printStdout, UsageError, type Print } from './output.js';
 import { isWorkerDir } from './worker-dir.js';
@@ -44,7 +45,13 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
   program
     .usage('<command> [command options]')
     .description('A Buildbot worker: connects to a buildmaster and runs the commands it sends.')
-    .version(`worker version: ${WORKER_VERSION}`, '--version', 'Display the version and exit')
+    // Python prints its own version and Twisted's; this worker names the command protocol
+    // version it reports to masters (getCommands) and the Node that runs it.
+    .version(
+      `worker version: ${WORKER_VERSION}\nworker command version: ${COMMAND_VERSION}\nNode version: ${process.versions.node}`,
+      '--version',
+      'Display the version and exit',
+    )
     .option('--verbose', 'log to stderr too (accepted for compatibility)')
     .helpOption('-h, --help', 'Display this message')
     .showHelpAfterError(false)

@@ -2,6 +2,7 @@ import type { CommandFactory } from './context.js';
 import { fsCommandFactories } from './fs.js';
 import { shellCommandFactory } from './shell.js';
 import { transferCommandFactories } from './transfer.js';
+import { COMMAND_VERSION } from './version.js';
 
 /**
  * The commands this worker runs (Python `commands/registry.py`): `shell`, the transfers
@@ -14,12 +15,7 @@ export interface Registry {
   versions(): Record<string, string>;
 }
 
-/**
- * The version every command reports (Python `commands/base.py command_version`): 3.3 =
- * `max_lines` supported, 3.2 = `failure_reason` updates on timeouts. The 3.7 Python worker
- * said "3.1"; masters only gate features on minimum versions.
- */
-export const COMMAND_VERSION = '3.3';
+export { COMMAND_VERSION } from './version.js';
 
 /** `uploadFile` → `upload_file`. */
 export function snakeCase(name: string): string {

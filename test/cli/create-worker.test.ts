@@ -88,7 +88,11 @@ test('usage errors print "<argv0>:  <error>", a blank line, the help, and exit 1
 test('--version and --help', () => {
   const v = cli(['--version']);
   assert.equal(v.code, 0);
-  assert.match(v.stdout, /^worker version: \d+\.\d+\.\d+/);
+  assert.match(v.stdout, /^worker version: \d+\.\d+\.\d+\n/);
+  // Python names Twisted on the second line; this worker the command version it reports
+  // to masters and the Node that runs it.
+  assert.match(v.stdout, /\nworker command version: 3\.3\n/);
+  assert.ok(v.stdout.includes(`\nNode version: ${process.versions.node}`), v.stdout);
   for (const sub of ['create-worker', 'start', 'stop', 'restart']) {
     const h = cli([sub, '--help']);
     assert.equal(h.code, 0, sub);

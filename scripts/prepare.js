@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// `npm run prepare` (npm runs it on `npm pack`, on a local `npm install`, and when it installs
+// this package from git): compiles src/ into dist/src/, the code the package ships.
+//
+// Installing from git, npm (up to 11) clones the repository into its cache, runs
+// `npm install` there, then this script, then packs the clone. That `npm install` inherits
+// the environment of the npm that runs it, `npm_config_global=true` included when the user
+// typed `npm install -g git+...` (npm/cli#6984): it does not install the build tools into
+// the clone, it installs the clone itself globally, a symlink to the temporary clone in place
+// of the directory the outer install is filling; the clone is deleted afterwards, and the
+// outer install fails (`spawn sh ENOENT` running node-pty's install script in a directory
+// that is gone). So, when the environment says global:
+//  - the symlink back to this clone is replaced by an empty directory again, which the outer
+//    install then fills with the packed clone;
+//  - the build tools are installed into the clone locally (`npm ci --global=false`).
+// package.json bundles one small dependency (commander) for this: npm extracts a package with
+// bundled dependencies before its dependencies, so none of them is written into the directory
+// while the symlink is there. See README "Install".
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+
+function run(cmd, args, env = process.env) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env });
+  if (r.error) throw r.error;
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+/** The environment without the npm settings that would make a nested npm install globally. */
+function localEnv() {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) {
+    if (/^npm_config_(global|location|prefix)$/i.test(k)) delete env[k];
+  }
+  return env;
+}
+
+if (process.env.npm_config_global === 'true' && process.env.npm_config_prefix) {
+  const prefix = process.env.npm_config_prefix;
+  const installed = process.platform === 'win32'
+    ? path.join(prefix, 'node_modules', pkg.name)
+    : path.join(prefix, 'lib', 'node_modules', pkg.name);
+  let st = null;
+  try { st = fs.lstatSync(installed); } catch { /* not there */ }
+  if (st?.isSymbolicLink() && fs.realpathSync(installed) === fs.realpathSync(root)) {
+    fs.unlinkSync(installed);
+    fs.mkdirSync(installed);
+  }
+}
+
+const require = createRequire(path.join(root, 'package.json'));
+let haveTsc = true;
+try { require.resolve('typescript/bin/tsc'); require.resolve('@types/node/package.json'); } catch { haveTsc = false; }
+if (!haveTsc) {
+  // Build tools only: no install scripts (node-pty is not needed to compile).
+  run(process.platform === 'win32' ? 'npm.cmd' : 'npm',
+    ['ci', '--include=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--global=false'], localEnv());
+}
+
+fs.rmSync(path.join(root, 'dist', 'src'), { recursive: true, force: true });
+run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')]);

@@ -9,18 +9,48 @@ import { BananaDecoder, type SExp } from '../../src/protocol/banana.js';
 import { CopiedFailure, RemoteRef, jelly, toPlain, unjelly, type JellyValue } from '../../src/protocol/jelly.js';
 import { PyTuple } from '../../src/values.js';
 import { captureChunks } from '../session/pb/fixtures.js';
+import { pbStreams } from '../protocol/pb-capture.js';
 import { b, RawPbClient, word } from './scripted-pb-client.js';
 
 const chunks = captureChunks('pb-session.jsonl');
 const conn = (n: number) => chunks.filter((c) => c.conn === n);
-const hex = (s: string) => Buffer.from(s, 'hex');
 
 // ---- replay of the golden capture -------------------------------------------------------
 
-/** The capture's master: three builders whose builddir is their name (capture #22). */
-const CAPTURE_BUILDERS = ['errorbuilder', 'interruptbuilder', 'protobuilder'].map((name) => ({ name, builddir: name }));
-/** Which WorkerForBuilder luid is which builder, from the worker's setBuilderList answer (#23). */
-const CAPTURE_WFB: Record<number, string> = { 2: 'errorbuilder', 3: 'interruptbuilder', 4: 'protobuilder' };
+/** Every expression of one direction of a captured connection, decoded (the first one before the dialect switch). */
+function capturedExpressions(n: number, dir: 'w2m' | 'm2w'): SExp[] {
+  const st = pbStreams().find((x) => x.conn === n && x.dir === dir)!;
+  return st.expressions.map((x) => new BananaDecoder(x.index === 0 ? 'none' : 'pb').feed(st.bytes.subarray(x.start, x.end))[0]!);
+}
+const captured2 = { w2m: capturedExpressions(2, 'w2m'), m2w: capturedExpressions(2, 'm2w') };
+const capturedCalls = (dir: 'w2m' | 'm2w', method: string) => captured2[dir].map(asMessage).filter((m): m is Message => m?.method === method);
+
+/** The capture's master: three builders whose builddir is their name, in the order it sent them (setBuilderList). */
+const CAPTURE_BUILDERS = (capturedCalls('m2w', 'setBuilderList')[0]!.args[0] as PyTuple[]).map((t) => ({ name: String(t.items[0]), builddir: String(t.items[1]) }));
+/** Which WorkerForBuilder luid is which builder, from the worker's setBuilderList answer. */
+const CAPTURE_WFB: Record<number, string> = (() => {
+  const request = capturedCalls('m2w', 'setBuilderList')[0]!.requestId;
+  const answer = captured2.w2m.find((e) => Array.isArray(e) && word(e[0]) === 'answer' && e[1] === request) as SExp[];
+  const out: Record<number, string> = {};
+  for (const [name, ref] of Object.entries(toPlain(unjelly(answer[2]!)) as Record<string, RemoteRef>)) out[ref.luid] = name;
+  return out;
+})();
+/** The challenge in the answer to `login` and the digest of `respond` on a captured connection. */
+function capturedLogin(n: number): { challenge: Buffer; digest: Buffer } {
+  const w2m = capturedExpressions(n, 'w2m').map(asMessage);
+  const login = w2m.find((m) => m?.method === 'login')!;
+  const answer = capturedExpressions(n, 'm2w').find((e) => Array.isArray(e) && word(e[0]) === 'answer' && e[1] === login.requestId) as SExp[];
+  const challenge = Buffer.from((unjelly(answer[2]!) as PyTuple).items[0] as Uint8Array);
+  const digest = Buffer.from(w2m.find((m) => m?.method === 'respond')!.args[0] as Uint8Array);
+  return { challenge, digest };
+}
+/** References the master exported on connection 2 and the worker never released: +1 per ['remote', n] sent, −1 per decref. */
+function capturedLiveReferences(): number {
+  const remotes = (e: SExp): number => (Array.isArray(e) ? (word(e[0]) === 'remote' && e.length === 2 ? 1 : e.reduce<number>((n, x) => n + remotes(x), 0)) : 0);
+  const sent = captured2.m2w.reduce<number>((n, e) => n + remotes(e), 0);
+  const released = captured2.w2m.filter((e) => Array.isArray(e) && word(e[0]) === 'decref').length;
+  return sent - released;
+}
 
 function replaceOnce(buf: Buffer, from: Buffer, to: Buffer): Buffer {
   const at = buf.indexOf(from);
@@ -99,8 +129,7 @@ test('replay of capture connection 2: every master byte matches the real 3.7 mas
     const expectedDec = new BananaDecoder('none');
     const decState = { first: true };
     let m2wLength = 0;
-    const capturedChallenge = hex('8e4507ebd170d8636f07b5042d445004');
-    const capturedDigest = hex('9306fa279dc9aa4256c0166f0f3d8ad1');
+    const { challenge: capturedChallenge, digest: capturedDigest } = capturedLogin(2);
     let challenge: Buffer | undefined;
     const runs8 = () => runs.get('8');
     for (const rec of records) {
@@ -125,7 +154,7 @@ test('replay of capture connection 2: every master byte matches the real 3.7 mas
       m2wLength += rec.bytes.length;
       const got = await client.waitBytes(m2wLength);
       if (!challenge && got.length >= 52) {
-        // The login answer (#15) carries a fresh challenge: substitute it in the expectation.
+        // The login answer carries a fresh challenge: substitute it in the expectation.
         const answer = unjelly((new BananaDecoder('pb').feed(got.subarray(18, 52))[0] as SExp[])[2]!) as PyTuple;
         challenge = Buffer.from(answer.items[0] as Uint8Array);
         expected = replaceOnce(expected, capturedChallenge, challenge);
@@ -133,7 +162,7 @@ test('replay of capture connection 2: every master byte matches the real 3.7 mas
       assert.equal(got.subarray(0, m2wLength).toString('hex'), expected.subarray(0, m2wLength).toString('hex'), `master bytes up to ${m2wLength}`);
     }
     const h = await worker();
-    assert.equal(h.liveReferences(), 8, 'perspective + 7 command objects the worker never released (#112–#118 released the rest)');
+    assert.equal(h.liveReferences(), capturedLiveReferences(), 'the perspective and the command objects the Python worker never released');
     client.end();
     await h.detached;
     assert.equal(client.received().length, expected.length, 'nothing more than the capture');
@@ -145,17 +174,22 @@ test('replay of capture connection 2: every master byte matches the real 3.7 mas
     assert.equal(r['0']!.logs.stdout, 'stdout line 1\nstdout héllo ✓ (utf-8)\nstdout without trailing newline\n');
     assert.equal(r['0']!.logs.stderr, 'stderr line 1\n');
     assert.equal(r['0']!.logs.custom, 'custom log line 1\ncustom log line 2\n');
-    assert.equal(r['0']!.elapsed, 0.021685123443603516);
+    const updateValue = (key: string) =>
+      capturedCalls('w2m', 'update')
+        .map((m) => toPlain(m.args[0]!) as Array<[Record<string, unknown>, number]>)
+        .map((pairs) => pairs[0]![0])
+        .find((d) => key in d)![key];
+    assert.equal(r['0']!.elapsed, updateValue('elapsed'));
     assert.deepEqual(r['1']!.download, { reads: 2, bytesServed: 35, closed: true });
     assert.equal(r['1']!.status, 'SUCCESS');
     assert.deepEqual(
       r['5']!.updates.find(([k]) => k === 'stat'),
-      ['stat', [33184, 2155621, 65024, 1, 0, 0, 35, 1795343306, 1795343306, 1795343306]],
+      ['stat', updateValue('stat')],
     );
     assert.equal(r['6']!.upload!.unpacked, true);
     assert.equal(r['6']!.upload!.writes, 1);
     assert.equal(r['7']!.upload!.data.toString(), 'upload me\n');
-    assert.deepEqual(r['7']!.upload!.utime, [1795343306.3891253, 1795343306.3891253]);
+    assert.deepEqual(r['7']!.upload!.utime, toPlain(capturedCalls('w2m', 'utime')[0]!.args[0]!));
     assert.equal(r['8']!.interrupted, true);
     assert.equal(r['8']!.rc, -1);
     assert.equal(r['9']!.status, 'EXCEPTION');
@@ -163,7 +197,7 @@ test('replay of capture connection 2: every master byte matches the real 3.7 mas
     assert.match(r['9']!.failure!, /^builtins\.FileNotFoundError: \[Errno 2\] No such file or directory: .*does-not-exist'\nTraceback/);
     for (const res of Object.values(r)) assert.deepEqual(res.violations, [], `no violations in command ${res.commandId}`);
     assert.deepEqual(h.violations, []);
-    assert.equal(h.keepalivesReceived, 1);
+    assert.equal(h.keepalivesReceived, capturedCalls('w2m', 'keepalive').length);
     assert.equal(h.shutdownRequested, true);
     assert.equal(h.info.basedir, '/tmp/bbproto/pb/worker');
     assert.equal((h.info.worker_commands as Record<string, string>).shell, '3.1');
@@ -187,16 +221,16 @@ test('replay of capture connection 1: a wrong password gets decref(mind) then Un
     assert.equal((await client.waitBytes(12)).toString('hex'), offer!.bytes.toString('hex'));
     client.write(hello!.bytes);
     const got = await client.waitBytes(12 + version!.bytes.length);
-    const capturedChallenge = hex('0640a4b12aafdc336e53f77f47f0df32');
+    const { challenge: capturedChallenge, digest: capturedDigest } = capturedLogin(1);
     const answer = unjelly((new BananaDecoder('pb').feed(got.subarray(18, 52))[0] as SExp[])[2]!) as PyTuple;
     const challenge = Buffer.from(answer.items[0] as Uint8Array);
     assert.equal(got.subarray(12).toString('hex'), replaceOnce(version!.bytes, capturedChallenge, challenge).toString('hex'));
 
-    client.write(replaceOnce(respond!.bytes, hex('7f49bd12d2413aa1b9fcae47986ae592'), expectedResponse('wrong-password', challenge)));
+    client.write(replaceOnce(respond!.bytes, capturedDigest, expectedResponse('wrong-password', challenge)));
     await client.next(); // offer
     await client.next(); // version
     await client.next(); // login answer
-    assert.deepEqual(await client.next(), [b('decref'), 1], 'the mind is released first (#8)');
+    assert.deepEqual(await client.next(), [b('decref'), 1], 'the mind is released first, as recorded');
     const error = (await client.next()) as SExp[];
     assert.equal(word(error[0]), 'error');
     assert.equal(error[1], 2);

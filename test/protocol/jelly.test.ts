@@ -19,7 +19,7 @@ import {
   type JellyValue,
 } from '../../src/protocol/jelly.js';
 import { PyFloat, PyTuple } from '../../src/values.js';
-import { pbStreams, pyRepr, readFixture } from './pb-capture.js';
+import { pbStreams, pyFloatRepr, pyRepr, readFixture } from './pb-capture.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 const u = (s: string): SExp => [b('unicode'), Buffer.from(s, 'utf8')];
@@ -179,8 +179,21 @@ function jellyParts(e: SExp): SExp[] {
 const captured = pbStreams().flatMap((s) =>
   s.expressions
     .filter((x) => x.index > 0)
-    .map((x) => ({ number: x.number, dir: s.dir, expr: new BananaDecoder('pb').feed(s.bytes.subarray(x.start, x.end))[0]! })),
+    .map((x) => ({ number: x.number, conn: s.conn, dir: s.dir, expr: new BananaDecoder('pb').feed(s.bytes.subarray(x.start, x.end))[0]! })),
 );
+
+/** The first captured broker message on `conn` going `dir` with PB command `cmd` (and method `method`) that `more` accepts. */
+function capturedMessage(conn: number, dir: 'w2m' | 'm2w', cmd: string, method?: string, more: (e: SExp[]) => boolean = () => true) {
+  const found = captured.find((c) => {
+    const e = c.expr as SExp[];
+    if (c.conn !== conn || c.dir !== dir || !Array.isArray(e) || !(e[0] instanceof Uint8Array)) return false;
+    if (Buffer.from(e[0]).toString('latin1') !== cmd) return false;
+    if (method !== undefined && !(e[3] instanceof Uint8Array && Buffer.from(e[3]).toString('latin1') === method)) return false;
+    return more(e);
+  });
+  assert.ok(found, `a captured ${cmd} ${method ?? ''} on conn ${conn} ${dir}`);
+  return found;
+}
 
 /**
  * The value as its sender held it: a received RemoteRef was an exported object on the
@@ -215,19 +228,26 @@ test('every captured jelly value unjellies and jellies back to the same s-expres
 });
 
 test('captured values: text vs bytes, booleans, ints, floats, tuples and references as Python had them', () => {
-  const byNumber = (n: number) => captured.find((c) => c.number === n)!.expr as SExp[];
-  // #13 login(b'pbworker'): bytes.
-  const login = unjelly(byNumber(13)[5]!) as PyTuple;
+  // login(b'pbworker'): bytes.
+  const loginCall = capturedMessage(2, 'w2m', 'message', 'login');
+  const login = unjelly((loginCall.expr as SExp[])[5]!) as PyTuple;
   assert.ok(login.items[0] instanceof Uint8Array && !(typeof login.items[0] === 'string'));
-  // #18 print(message='attached'): text kwargs, keyword 'message' is a VOCAB payload.
-  assert.deepEqual(unjelly(byNumber(18)[6]!), dict({ message: 'attached' }));
-  // #43 update elapsed: a float.
-  const update = unjelly(byNumber(43)[5]!) as PyTuple;
+  // print(message='attached'): text kwargs, keyword 'message' is a VOCAB payload.
+  assert.deepEqual(unjelly((capturedMessage(2, 'm2w', 'message', 'print').expr as SExp[])[6]!), dict({ message: 'attached' }));
+  // The first update carrying elapsed: a float, the value Twisted decoded (decoded file).
+  const hasElapsed = (e: SExp[]) => {
+    const u = unjelly(e[5]!) as PyTuple;
+    return 'elapsed' in (((u.items[0] as JellyValue[])[0] as JellyValue[])[0] as JellyDict);
+  };
+  const updateCall = capturedMessage(2, 'w2m', 'message', 'update', hasElapsed);
+  const update = unjelly((updateCall.expr as SExp[])[5]!) as PyTuple;
   const elapsed = ((update.items[0] as JellyValue[])[0] as JellyValue[])[0] as JellyDict;
   assert.ok(elapsed.elapsed instanceof PyFloat);
-  assert.equal(elapsed.elapsed.value, 0.021685123443603516);
-  // #15 login answer: (challenge bytes, remote challenger).
-  const answer = unjelly(byNumber(15)[2]!) as PyTuple;
+  const block = readFixture('pb-session.decoded.txt').split(/^={100}$/m).find((b) => b.startsWith(`\n#${updateCall.number} `))!;
+  assert.ok(block.includes(`args = ([[{'elapsed': ${pyFloatRepr(elapsed.elapsed.value)}}, 0]],)`), `#${updateCall.number}: ${pyFloatRepr(elapsed.elapsed.value)}`);
+  // The login answer: (challenge bytes, remote challenger).
+  const loginId = (loginCall.expr as SExp[])[1];
+  const answer = unjelly((capturedMessage(2, 'm2w', 'answer', undefined, (e) => e[1] === loginId).expr as SExp[])[2]!) as PyTuple;
   assert.ok(answer.items[0] instanceof Uint8Array);
   assert.ok(answer.items[1] instanceof RemoteRef);
   assert.equal((answer.items[1] as RemoteRef).luid, 1);
@@ -255,21 +275,27 @@ test('captured startCommand: command, booleans, None, ints and the reader refere
 
 // ---- failures ---------------------------------------------------------------------------
 
-test('jellyFailure reproduces the worker\'s captured complete(failure) (#174) and the master\'s login error (#9) exactly', () => {
-  for (const n of [174, 9]) {
-    const expr = captured.find((c) => c.number === n)!.expr as SExp[];
-    const wire = n === 174 ? ((expr[5] as SExp[])[1] as SExp) : expr[2]!;
+test("jellyFailure reproduces the worker's captured complete(failure) and the master's login error exactly", () => {
+  const isFailure = (e: SExp[]) => {
+    const arg = (e[5] as SExp[])[1];
+    return Array.isArray(arg) && arg[0] instanceof Uint8Array && Buffer.from(arg[0]).toString('latin1') === COPYABLE_FAILURE_TYPE;
+  };
+  const complete = capturedMessage(2, 'w2m', 'message', 'complete', isFailure);
+  const loginError = capturedMessage(1, 'm2w', 'error');
+  const wires = [((complete.expr as SExp[])[5] as SExp[])[1] as SExp, (loginError.expr as SExp[])[2]!];
+  for (const wire of wires) {
     const f = unjelly(wire);
     assert.ok(f instanceof CopiedFailure);
     const count = f.state.count as number;
-    assert.deepEqual(jellyFailure({ type: f.type, value: f.value, traceback: f.traceback, parents: f.parents, count }), wire, `#${n}`);
+    assert.deepEqual(jellyFailure({ type: f.type, value: f.value, traceback: f.traceback, parents: f.parents, count }), wire);
   }
-  const f174 = unjelly(((captured.find((c) => c.number === 174)!.expr as SExp[])[5] as SExp[])[1]!) as CopiedFailure;
-  assert.equal(f174.type, 'builtins.FileNotFoundError');
-  assert.match(f174.value, /No such file or directory/);
-  assert.match(f174.traceback, /^Traceback \(most recent call last\):/);
-  assert.equal(f174.check('builtins.OSError'), 'builtins.OSError');
-  assert.equal(f174.check('builtins.KeyError'), undefined);
+  const fc = unjelly(wires[0]!) as CopiedFailure;
+  assert.equal(fc.type, 'builtins.FileNotFoundError');
+  assert.match(fc.value, /No such file or directory/);
+  assert.match(fc.traceback, /^Traceback \(most recent call last\):/);
+  assert.equal(fc.check('builtins.OSError'), 'builtins.OSError');
+  assert.equal(fc.check('builtins.KeyError'), undefined);
+  assert.equal((unjelly(wires[1]!) as CopiedFailure).type, 'twisted.cred.error.UnauthorizedLogin');
 });
 
 test('a failure without traceback is what Twisted sends for NoSuchMethod (pb-edge-cases.txt)', () => {

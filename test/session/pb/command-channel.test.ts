@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeBanana } from '../../../src/protocol/banana.js';
-import { CopiedFailure, RemoteRef, jelly, toPlain, type JellyValue } from '../../../src/protocol/jelly.js';
+import { BananaDecoder, encodeBanana, type SExp } from '../../../src/protocol/banana.js';
+import { CopiedFailure, RemoteRef, jelly, toPlain, unjelly, type JellyValue } from '../../../src/protocol/jelly.js';
 import type { LogChunk, UpdateEntry } from '../../../src/commands/update.js';
 import { Referenceable } from '../../../src/session/pb/broker.js';
 import { PbCommandChannel, ReleasedReferenceError, updateDict, updatePairs } from '../../../src/session/pb/command-channel.js';
 import { PyFloat, PyTuple } from '../../../src/values.js';
-import { captureChunks, linkedBrokers, settle } from './fixtures.js';
+import { linkedBrokers, settle } from './fixtures.js';
+import { pbStreams } from '../../protocol/pb-capture.js';
 
 const chunk = (text: string): LogChunk => ({ text, newlines: [], times: [] });
 
@@ -16,13 +17,22 @@ test('update entries take the PB shapes of pb.md §6.5', () => {
   const elapsed = updateDict({ kind: 'status', key: 'elapsed', value: new PyFloat(2) });
   assert.ok(elapsed.elapsed instanceof PyFloat);
   assert.deepEqual(updateDict({ kind: 'status', key: 'rc', value: -1 }), { rc: -1 });
-  // Byte-exact against the capture (connection 2, worker → master): #40 log, #43 elapsed, #44 stdout.
-  const w2m = Buffer.concat(captureChunks('pb-session.jsonl').filter((c) => c.conn === 2 && c.dir === 'w2m').map((c) => c.bytes));
-  const frame = (requestId: number, entry: UpdateEntry) =>
-    encodeBanana([Buffer.from('message'), requestId, 3, Buffer.from('update'), 1, jelly(new PyTuple([updatePairs([entry])])), jelly({})], 'pb');
-  assert.deepEqual(frame(6, { kind: 'logfile', name: 'custom', chunk: chunk('custom log line 1\ncustom log line 2\n') }), w2m.subarray(3230, 3360));
-  assert.deepEqual(frame(9, { kind: 'status', key: 'elapsed', value: new PyFloat(0.021685123443603516) }), w2m.subarray(3514, 3585));
-  assert.deepEqual(frame(10, { kind: 'output', stream: 'stdout', chunk: chunk('stdout without trailing newline\n') }), w2m.subarray(3585, 3691));
+  // Byte-exact against the capture (connection 2, worker → master): the custom log, the first
+  // elapsed and the flushed partial stdout line, each with the request and object id it had.
+  const w2m = pbStreams().find((st) => st.conn === 2 && st.dir === 'w2m')!;
+  const updates = w2m.expressions
+    .filter((x) => x.index > 0)
+    .map((x) => ({ bytes: w2m.bytes.subarray(x.start, x.end), e: new BananaDecoder('pb').feed(w2m.bytes.subarray(x.start, x.end))[0] as SExp[] }))
+    .filter(({ e }) => Array.isArray(e) && e[3] instanceof Uint8Array && Buffer.from(e[3]).toString() === 'update')
+    .map(({ bytes, e }) => ({ bytes, requestId: e[1] as number, objectId: e[2] as number, dict: toPlain(((unjelly(e[5]!) as PyTuple).items[0] as JellyValue[][])[0]![0]!) as Record<string, unknown> }));
+  const frame = (u: (typeof updates)[number], entry: UpdateEntry) =>
+    encodeBanana([Buffer.from('message'), u.requestId, u.objectId, Buffer.from('update'), 1, jelly(new PyTuple([updatePairs([entry])])), jelly({})], 'pb');
+  const log = updates.find((u) => 'log' in u.dict)!;
+  assert.deepEqual(frame(log, { kind: 'logfile', name: 'custom', chunk: chunk('custom log line 1\ncustom log line 2\n') }), log.bytes);
+  const elapsedUpdate = updates.find((u) => 'elapsed' in u.dict)!;
+  assert.deepEqual(frame(elapsedUpdate, { kind: 'status', key: 'elapsed', value: new PyFloat(elapsedUpdate.dict.elapsed as number) }), elapsedUpdate.bytes);
+  const partial = updates.find((u) => u.dict.stdout === 'stdout without trailing newline\n')!;
+  assert.deepEqual(frame(partial, { kind: 'output', stream: 'stdout', chunk: chunk('stdout without trailing newline\n') }), partial.bytes);
   // An integral elapsed is still a FLOAT token.
   const wire = encodeBanana(jelly(new PyTuple([updatePairs([{ kind: 'status', key: 'elapsed', value: new PyFloat(2) }])])), 'pb');
   assert.ok(wire.includes(Buffer.from('844000000000000000', 'hex')), 'FLOAT 2.0 on the wire');

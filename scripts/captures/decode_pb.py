@@ -332,7 +332,7 @@ def main():
         w("    re-encoding all %d expressions with Twisted's banana encoder (same dialect) reproduces these %d bytes exactly"
           % (len(mine), len(streams[key])))
     w("  Object names used above (conn, direction in which ['remote', luid] was sent, luid -> role):")
-    for (c, d, luid), role in sorted(names.items(), key=lambda kv: (kv[0][0], kv[0][1], str(kv[0][2]))):
+    for (c, d, luid), role in sorted(names.items(), key=lambda kv: (kv[0][0], kv[0][1], isinstance(kv[0][2], bytes), kv[0][2])):
         w("    conn %d %s %r: %s" % (c, d, luid, role))
     sys.stdout.write("\n".join(lines) + "\n")
 

@@ -10,6 +10,8 @@
 #                                                    the fixture tests on it (needs `npm run build`)
 #   --work DIR   where masters and workers live (default /tmp/bbproto; the checked-in
 #                recordings have worker paths under /tmp/bbproto, and some tests expect them)
+#   --master-keepalive S   the master's keepalive period during the recording (default 60; it
+#                must outlast the builds, so that the master keepalive comes on the idle link)
 #
 # Needs: /usr/bin/python3 with the Debian packages buildbot, buildbot-worker (Twisted, msgpack,
 # autobahn come with them). Every port is chosen free at run time on 127.0.0.1; every process
@@ -21,13 +23,15 @@ tools="$repo/scripts/captures"
 py=/usr/bin/python3
 mode=record
 work=/tmp/bbproto
+keepalive=60
 out=
 while [ $# -gt 0 ]; do
   case "$1" in
     --decode) mode=decode ;;
     --check) mode=check ;;
     --work) work=$2; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --master-keepalive) keepalive=$2; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) out=$1 ;;
   esac
@@ -53,19 +57,20 @@ if [ "$mode" != decode ]; then
   trap 'rm -rf "$scratch"' EXIT
   for proto in pb msgpack; do
     "$py" "$tools/session.py" record "$proto" --work "$work" --out "$scratch" \
-      --www-plugin "$repo/test/interop/www-base"
+      --www-plugin "$repo/test/interop/www-base" --master-keepalive "$keepalive"
   done
   cp "$scratch"/*-session.jsonl "$scratch"/*-session.meta.json "$out/"
 fi
 
 echo "decoding into $out"
+ka() { "$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["master_keepalive_interval_s"])' "$1"; }
 "$py" "$tools/decode_pb.py" "$out/pb-session.jsonl" --title pb-session.jsonl --password pb-secret \
   --note "conn 1 is a deliberate failed login (password 'wrong-password', so the digest check says MISMATCH); conn 2 is the real worker 'pbworker' (password 'pb-secret')." \
-  --note "Master keepalive period shortened to 10 s (default 3600 s) so that master keepalives appear; worker keepalive=10 in buildbot.tac." \
+  --note "Master keepalive period shortened to $(ka "$out/pb-session.meta.json") s (default 3600 s) so that master keepalives appear; worker keepalive=10 in buildbot.tac." \
   > "$out/pb-session.decoded.txt"
 "$py" "$tools/decode_ws.py" "$out/msgpack-session.jsonl" --title msgpack-session.jsonl \
   --note "conn 1 is a deliberate failed login (wrong Basic credentials -> 401); conn 2 is the real worker 'mpworker' (password 'mp-secret')." \
-  --note "Master keepalive period shortened to 10 s (default 3600 s) so that master keepalives appear." \
+  --note "Master keepalive period shortened to $(ka "$out/msgpack-session.meta.json") s (default 3600 s) so that master keepalives appear." \
   > "$out/msgpack-session.decoded.txt"
 "$py" "$tools/vectors.py" --capture "$out/pb-session.jsonl" > "$out/banana-vectors.json"
 "$py" "$tools/edge_cases.py" > "$out/pb-edge-cases.txt"

@@ -191,13 +191,23 @@ def record(args):
                              os.path.join(root, "worker.log"), env=small_env, cwd=worker_dir)
         until("the worker to attach",
               lambda: rest.get("/workers/%s" % setup["worker"])["workers"][0]["connected_to"])
+        attached = time.monotonic()
         time.sleep(2)
         builds = [rest.build("protobuilder"),
                   rest.build("interruptbuilder", stop_step="sleep"),
                   rest.build("errorbuilder")]
         for b in builds:
             say("build of %s: results %s (%s)" % (b["builder"], b["results"], b["state_string"]))
-        time.sleep(args.master_keepalive + 1)    # keepalives on an idle link
+        # The master's keepalive timer runs from the attach. Its first keepalive must come on
+        # the idle link after the builds: the replay tests cannot place one that the timer
+        # happened to slip between a build's calls.
+        idle = attached + args.master_keepalive - time.monotonic()
+        if idle < 1:
+            raise RuntimeError("the builds took %.0f s, longer than the master keepalive period (%d s); "
+                               "record again with a larger --master-keepalive"
+                               % (time.monotonic() - attached, args.master_keepalive))
+        say("idle for %.0f s: master and worker keepalives" % (idle + 2))
+        time.sleep(idle + 2)
 
         if args.proto == "pb":
             say("SIGHUP to the worker: it asks the master to shut it down")
@@ -303,7 +313,8 @@ def main():
     r.add_argument("--work", required=True)
     r.add_argument("--out", required=True)
     r.add_argument("--www-plugin", required=True)
-    r.add_argument("--master-keepalive", type=int, default=10)
+    r.add_argument("--master-keepalive", type=int, default=60,
+                   help="the master's keepalive period in seconds (3600 by default in Buildbot)")
     b = sub.add_parser("bad-login")
     b.add_argument("proto", choices=sorted(SETUPS))
     b.add_argument("port", type=int)

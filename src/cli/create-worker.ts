@@ -126,7 +126,7 @@ function wrap<T>(message: string, fn: () => T): T {
 }
 
 /**
- * `create-worker` (`scripts/create_worker.py createWorker`, reference §1.2): make the
+ * `create-worker` (`scripts/create_worker.py createWorker`, `docs/python-worker.md` §2): make the
  * basedir, write buildbot.tac (mode 0600: it holds the password; an existing different one
  * is kept and buildbot.tac.new written), create info/admin and info/host.
  */

@@ -8,7 +8,7 @@ import { isWorkerDir } from './worker-dir.js';
 import fs from 'node:fs';
 
 /**
- * The `buildbot-worker` command line (`scripts/runner.py`, reference §1.1–1.2):
+ * The `buildbot-worker` command line (`scripts/runner.py`, `docs/python-worker.md` §1–2):
  * create-worker, start, stop, restart, with Python's options, messages and exit codes.
  *
  * Each subcommand's implementation is imported when it runs: `start` then never loads

@@ -76,7 +76,7 @@ export async function runWorker(basedir: string, opts: RunWorkerOptions, print: 
     print(`cannot start the worker: ${err.message}`);
     return 1;
   }
-  // Neither builds nor getWorkerInfo may see the password variables (reference §1.15).
+  // Neither builds nor getWorkerInfo may see the password variables (`docs/python-worker.md` §15).
   scrubEnvironment(process.env);
   const workerEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) workerEnv[k] = v;

@@ -46,7 +46,7 @@ export interface StartOptions {
 }
 
 /**
- * `start [--nodaemon] [-q] BASEDIR` (`scripts/start.py`, reference §1.1). In the
+ * `start [--nodaemon] [-q] BASEDIR` (`scripts/start.py`, `docs/python-worker.md` §1). In the
  * foreground the worker runs in this process. Otherwise a detached child runs it and this
  * process follows twistd.log until the master says `attached` (exit 0), the child dies, or
  * 10 s pass (exit 1 with Python's hints). `--quiet` starts the daemon without following.

@@ -15,7 +15,7 @@ import { pyBytesRepr, pyRepr, shellQuote } from './shell/python-repr.js';
 
 /**
  * The `shell` command (Python `commands/shell.py WorkerShellCommand` + `runprocess.py
- * RunProcess`, reference §1.10): runs `command` in `workdir` as its own process group,
+ * RunProcess`, `docs/python-worker.md` §10.1): runs `command` in `workdir` as its own process group,
  * streams stdout/stderr, follows `logfiles`, enforces `timeout` (seconds without output),
  * `maxTime` and `max_lines`, and reports the Python header lines, `rc` and `elapsedTime`.
  */

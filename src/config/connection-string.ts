@@ -6,7 +6,7 @@ import { parseProxyAddress } from './proxy-address.js';
 
 /**
  * Twisted client endpoint strings as used in buildbot.tac `connection_string` and
- * `proxy_connection_string` (reference §1.4): `tcp:host=H:port=P`, `tcp:H:P`,
+ * `proxy_connection_string` (`docs/python-worker.md` §4): `tcp:host=H:port=P`, `tcp:H:P`,
  * `tls:H:P[:trustRoots=DIR]`, `TLS:...`; `\:` escapes a colon (IPv6). Only the parameters
  * the worker can honour are accepted; anything else is a ConfigError rather than ignored.
  */

@@ -8,7 +8,7 @@ export const MAX_PASSWORD_FILE_BYTES = 64 * 1024;
 
 /**
  * Configuration from the environment, the contract of the official Docker image's tac
- * (reference §1.15): BUILDBOT_BASEDIR, BUILDMASTER (localhost), BUILDMASTER_PORT (9989),
+ * (`docs/python-worker.md` §15): BUILDBOT_BASEDIR, BUILDMASTER (localhost), BUILDMASTER_PORT (9989),
  * BUILDMASTER_PROTOCOL (pb), WORKERNAME (docker), WORKERPASS; fixed keepalive 600,
  * maxretries 10, logs to stdout. WORKERPASS_FILE (read, trailing newline dropped) is
  * accepted in place of WORKERPASS so the secret need not sit in the environment.

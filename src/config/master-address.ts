@@ -3,7 +3,7 @@ import { DEFAULT_PORT } from './worker-config.js';
 
 /**
  * The `<master>` positional of create-worker, parsed as Python's
- * `CreateWorkerOptions.validateMasterArgument` (reference §1.2): `host`, `host:port`,
+ * `CreateWorkerOptions.validateMasterArgument` (`docs/python-worker.md` §2): `host`, `host:port`,
  * `[v6addr]` or `[v6addr]:port`, port 9989 by default. Errors carry Python's messages.
  */
 export function parseMasterArgument(arg: string): { host: string; port: number } {

@@ -13,7 +13,7 @@ export interface ProxyAddress {
 export const MAX_PROXY_ADDRESS_LENGTH = 4096;
 
 /**
- * `proxy_connection_string` / `--proxy-connection-string` (reference §1.4). Two forms:
+ * `proxy_connection_string` / `--proxy-connection-string` (`docs/python-worker.md` §4). Two forms:
  * the Python worker's Twisted endpoint `tcp:host=H:port=P` (`tcp:H:P`), and — because a
  * Twisted endpoint has no place for credentials — a URL `http://[user[:password]@]host:port`
  * (percent-encoded user and password, like the `http_proxy` variable). The credentials are

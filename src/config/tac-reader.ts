@@ -7,7 +7,7 @@ import { PROTOCOLS, TWISTD_DEFAULT_ROTATION, defaultConfig, type Protocol, type 
 
 /**
  * Read the configuration out of an existing buildbot.tac without running Python
- * (reference §1.3 "Migration anchor"): the top-level `name = expression` statements and the
+ * (`docs/python-worker.md` §3 "Reading existing tacs"): the top-level `name = expression` statements and the
  * `Worker(...)` call are evaluated with a tiny interpreter that knows literals, variables,
  * `os.environ.get`/`os.environ[...]`, `int`/`str`/`bool` and the `os.path` functions tacs
  * use for `__file__`. This covers tacs written by every create-worker since 0.9 (including

@@ -2,7 +2,7 @@ import { pyRepr, pyReprOptional } from './python-literal.js';
 
 /**
  * The buildbot.tac that Python's `buildbot-worker create-worker` writes
- * (`scripts/create_worker.py workerTACTemplate`, reference §1.3), byte for byte, so that
+ * (`scripts/create_worker.py workerTACTemplate`, `docs/python-worker.md` §3), byte for byte, so that
  * Python tools recognise the directory and the Python worker could run it too.
  */
 

@@ -1,7 +1,7 @@
 /**
  * The worker's configuration: what `create-worker` writes into buildbot.tac and what the
  * worker reads back (from a tac or the environment). Names follow the tac variables
- * (reference §1.2–1.3).
+ * (`docs/python-worker.md` §2–3).
  */
 
 export type Protocol = 'pb' | 'msgpack_experimental_v7';

@@ -35,7 +35,7 @@ export async function waitGroupGone(pgid: number, clock: Clock, ms: number): Pro
  * SIGKILL and members survive `backupMs`, SIGKILL the group. Resolves when the last signal
  * has been sent or the group is gone.
  *
- * Differences from Python (reference §1.10, §1.18 item 5): Python sends the second signal
+ * Differences from Python (`docs/python-worker.md` §10.1, §18 item 5): Python sends the second signal
  * to the leader only and checks only whether the leader lives, so grandchildren that
  * ignore SIGTERM survive; here every step targets and checks the whole group, and a final
  * SIGKILL leaves no survivor in the group.

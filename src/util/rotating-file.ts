@@ -2,7 +2,7 @@ import fs from 'node:fs';
 
 /**
  * A log file rotated by size exactly like Twisted's `twisted.python.logfile.LogFile`
- * (reference §1.13): before a write, if the file has reached `rotateLength` bytes it becomes
+ * (`docs/python-worker.md` §13): before a write, if the file has reached `rotateLength` bytes it becomes
  * `<path>.1`, older ones shift to `.2`, `.3` …, and files numbered `maxRotatedFiles` or
  * higher are deleted (null keeps them all). Writes are synchronous so nothing logged just
  * before the process exits is lost.

@@ -1,6 +1,6 @@
 /**
  * Reconnect delays exactly as the Python worker computes them: Twisted 22.4
- * `twisted.application.internet.backoffPolicy` (reference §1.5):
+ * `twisted.application.internet.backoffPolicy` (`docs/python-worker.md` §5):
  *
  *   delay(attempt) = min(initialDelay * factor ** min(100, attempt), maxDelay) + jitter()
  *

@@ -58,7 +58,7 @@ export class WorkerBot extends EventEmitter<WorkerBotEvents> implements WorkerHa
   }
 
   print(message: string): void {
-    // `start` watches twistd.log for exactly this text (reference §1.1).
+    // `start` watches twistd.log for exactly this text (`docs/python-worker.md` §1).
     this.log.info(`message from master: ${message}`);
   }
 
@@ -85,7 +85,7 @@ export class WorkerBot extends EventEmitter<WorkerBotEvents> implements WorkerHa
 
   /**
    * Create `<basedir>/<builddir>` for every builder, then deal with directories of the
-   * basedir nobody wants (`pb.py remote_setBuilderList`, reference §1.9). Unlike Python,
+   * basedir nobody wants (`pb.py remote_setBuilderList`, `docs/python-worker.md` §9). Unlike Python,
    * leftovers are removed by absolute path and a builddir nested in a subdirectory keeps
    * its top-level directory.
    */

@@ -11,7 +11,7 @@ export const DEFAULT_BLACKLIST = 'WORKERPASS WORKERPASS_FILE';
 
 /**
  * The worker environment as builds and `getWorkerInfo` see it: the process environment
- * without every variable whose name matches a blacklist pattern (reference §1.15: the
+ * without every variable whose name matches a blacklist pattern (`docs/python-worker.md` §15: the
  * Docker tac deletes them from `os.environ` before anything runs, because the master
  * receives the whole environment).
  */

@@ -49,7 +49,7 @@ export interface WorkerServiceOptions {
 export type ServiceEnd = 'stopped' | 'master-shutdown' | 'gave-up' | 'idle';
 
 /**
- * The reconnect loop (reference §1.5): connect and log in through the protocol's
+ * The reconnect loop (`docs/python-worker.md` §5): connect and log in through the protocol's
  * SessionFactory, serve until the connection ends, back off (Twisted's policy, reset by a
  * successful login), and again — until stopped, shut down by the master, or `maxRetries`
  * failures in a row. Stopping is graceful: the first `stop()` lets running commands finish
@@ -241,7 +241,7 @@ export class WorkerService {
   }
 
   /**
-   * A worker-initiated graceful shutdown (`--allow-shutdown signal|file`, reference §1.12):
+   * A worker-initiated graceful shutdown (`--allow-shutdown signal|file`, `docs/python-worker.md` §12):
    * ask the master to shut this worker down once its builds are done. Without a
    * connection the worker stops at once, like Python; when the protocol cannot ask (msgpack)
    * the worker drains locally instead of failing as the Python worker does.

@@ -7,7 +7,7 @@ export const SHUTDOWN_FILE_POLL_MS = 10_000;
 export const SHUTDOWN_FILE_NAME = 'shutdown.stamp';
 
 /**
- * `--allow-shutdown file` (reference §1.12): remember the mtime of `<basedir>/shutdown.stamp`
+ * `--allow-shutdown file` (`docs/python-worker.md` §12): remember the mtime of `<basedir>/shutdown.stamp`
  * (0 when missing) and trigger a graceful shutdown whenever it becomes newer; the new mtime
  * is remembered so a failed attempt is not repeated until the file is touched again.
  */

@@ -12,7 +12,7 @@ import { compilePythonRegex, UnsupportedRegexError } from './python-regex.js';
  * into pieces of exactly `maxLineLength` characters, each ended by "\n", and the rest
  * continues as usual. No character is lost. This deliberately differs from the Python
  * worker, whose cut slices with an absolute end index (`text[first:max - 1]`) and so
- * drops most of every piece after the first (issues #8725, #4906; reference §1.11), and
+ * drops most of every piece after the first (issues #8725, #4906; `docs/python-worker.md` §11), and
  * which even when correct would drop one character per piece. The held tail is cut the
  * same way, so it never exceeds `maxLineLength` characters.
  *

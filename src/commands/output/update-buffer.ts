@@ -13,7 +13,7 @@ import type { LogChunk, UpdateEntry } from '../update.js';
  * with Python: the master's cost is per update call (one log append each), and sending a
  * half-filled queue plus the tail of every pipe read separately nearly doubled the calls.
  *
- * Difference from Python (issue #7292, reference §1.18 item 2): when nothing was sent for
+ * Difference from Python (issue #7292, `docs/python-worker.md` §18 item 2): when nothing was sent for
  * `bufferTimeout` seconds (in particular the first output of a command: its header),
  * the queue goes out after `promptDelayMs` instead of waiting the full timeout. Under
  * sustained output the rate stays at one update per `bufferTimeout`.

@@ -8,7 +8,7 @@ const VAR = /\$\{([0-9a-zA-Z_]*)\}/g;
  * worker's environment, then each `env` entry: `null` deletes the key, a list is joined
  * with ":", `${NAME}` is replaced by the worker's value (empty when unset). If the step
  * sets PYTHONPATH, ":" + the worker's PYTHONPATH (or "") is appended. `PYTHONPATH: null`
- * simply removes it (Python crashes there, reference §1.18 item 12). Anything else is a
+ * simply removes it (Python crashes there, `docs/python-worker.md` §18 item 12). Anything else is a
  * CommandError with Python's message.
  */
 export function computeEnviron(env: unknown, workerEnv: Readonly<Record<string, string>>, pathsep = ':'): Record<string, string> {

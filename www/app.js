@@ -1,12 +1,20 @@
 // Status page of the test master: workers and jobs from the REST API, kept fresh and a
 // job's log followed live over the /ws event stream ({k, m} frames).
+// The access token travels in the HttpOnly cookie set by opening /?token=TOKEN (the address
+// the test master prints); requests that change something are JSON, as the server requires.
 'use strict';
 
 const api = (path, init) => fetch('/api/v1/' + path, init).then(async (r) => {
   const ct = r.headers.get('content-type') || '';
   const body = ct.includes('json') ? await r.json() : await r.text();
+  if (r.status === 401) showLogin();
   if (!r.ok) throw new Error((body && body.error) || r.statusText);
   return body;
+});
+const post = (path, body, method) => api(path, {
+  method: method || 'POST',
+  headers: { 'Content-Type': 'application/json' },
+  body: JSON.stringify(body || {}),
 });
 
 const $ = (id) => document.getElementById(id);
@@ -114,6 +122,12 @@ async function select(id) {
 
 // ---- events -------------------------------------------------------------------------
 
+// Without the cookie every request is refused: say how to get in (the token is not typed
+// here; the address printed at start-up carries it).
+function showLogin() {
+  $('login').hidden = false;
+}
+
 function connect() {
   socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
   socket.onopen = () => {
@@ -147,9 +161,9 @@ function connect() {
 
 $('submit').addEventListener('submit', async (ev) => {
   ev.preventDefault();
-  const form = new URLSearchParams(new FormData(ev.target));
+  const form = Object.fromEntries(new FormData(ev.target));
   try {
-    const r = await api('jobs', { method: 'POST', body: form });
+    const r = await post('jobs', form);
     $('submit-result').textContent = r.msg;
     select(r.request_id);
   } catch (err) {
@@ -158,10 +172,11 @@ $('submit').addEventListener('submit', async (ev) => {
 });
 
 $('log-stop').addEventListener('click', () => {
-  if (selected) api(`jobs/${selected}`, { method: 'POST', body: new URLSearchParams({ _method: 'DELETE' }) }).catch(() => undefined);
+  if (selected) post(`jobs/${selected}`, {}, 'DELETE').catch(() => undefined);
 });
 $('log-rebuild').addEventListener('click', () => {
-  if (selected) api(`jobs/${selected}/rebuild`, { method: 'POST' }).then((r) => select(r.request_id)).catch(() => undefined);
+  if (selected) post(`jobs/${selected}/rebuild`).then((r) => select(r.request_id)).catch(() => undefined);
 });
 
+refreshWorkers().catch(() => undefined);
 connect();

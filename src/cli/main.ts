@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { DEFAULT_MAX_FINISHED_JOBS, DEFAULT_MAX_FINISHED_LOG_BYTES } from '../master/http/job-retention.js';
 import { WORKER_VERSION } from '../worker/version.js';
 import { COMMAND_VERSION } from '../commands/version.js';
 import type { CreateWorkerOptions } from './create-worker.js';
@@ -177,12 +178,37 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .option('--builder <name>', 'the builder every worker gets', 'builder')
     .option('--run <command>', 'shell command to run on each worker when it attaches')
     .option('--http-port <port>', 'REST/WebSocket/SSE API and status page port, on 127.0.0.1 (0: any free port, "none": off)', '8010')
-    .option('--http-host <host>', 'interface of the HTTP server', '127.0.0.1')
+    .option('--http-host <host>', 'interface of the HTTP server (other than loopback only with --token)', '127.0.0.1')
+    .option('--token <token>', 'access token of the HTTP API (default: $WORKER_TEST_MASTER_TOKEN, else random, printed at start-up)')
+    .option('--http-allow-host <name>', 'another name the HTTP server answers to, e.g. behind a proxy (repeatable)', collect, [] as string[])
+    .option('--keep-jobs <n>', 'finished jobs kept in memory, oldest evicted first', String(DEFAULT_MAX_FINISHED_JOBS))
+    .option('--keep-log-bytes <n>', 'bytes of finished jobs\' logs kept in memory, oldest evicted first', String(DEFAULT_MAX_FINISHED_LOG_BYTES))
     .option('--config <file>', 'JSON file: {"workers": {"name": "password"}, "builders": ["name"]}')
     .action(
-      async (o: { host: string; pbPort: string; msgpackPort: string; worker: string[]; builder: string; run?: string; httpPort: string; httpHost: string; config?: string }) => {
+      async (o: {
+        host: string;
+        pbPort: string;
+        msgpackPort: string;
+        worker: string[];
+        builder: string;
+        run?: string;
+        httpPort: string;
+        httpHost: string;
+        token?: string;
+        httpAllowHost: string[];
+        keepJobs: string;
+        keepLogBytes: string;
+        config?: string;
+      }) => {
         const httpPort = o.httpPort === 'none' ? null : Number(o.httpPort);
         if (httpPort !== null && (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65535)) throw new UsageError(`--http-port must be a port number or none, got ${o.httpPort}`);
+        const count = (name: string, v: string): number => {
+          const n = /^\d{1,15}$/.test(v) ? Number(v) : NaN;
+          if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${name} must be a positive integer, got ${v}`);
+          return n;
+        };
+        const keepJobs = count('--keep-jobs', o.keepJobs);
+        const keepLogBytes = count('--keep-log-bytes', o.keepLogBytes);
         const { runTestMaster } = await import('./test-master.js');
         setCode(
           await runTestMaster(
@@ -195,6 +221,10 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
               run: o.run,
               httpPort,
               httpHost: o.httpHost,
+              token: o.token,
+              allowHost: o.httpAllowHost,
+              keepJobs,
+              keepLogBytes,
               config: o.config,
             },
             (l) => print(l),

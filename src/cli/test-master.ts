@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import { startTestMaster, type TestMaster } from '../master/test-master.js';
 import type { MasterEvent } from '../master/events.js';
+import { checkToken, generateToken, TOKEN_ENV } from '../master/http/access-token.js';
 import { startMasterHttp, type MasterHttpServer } from '../master/http/http-server.js';
+import { isLoopbackAddress } from '../master/http/request-origin.js';
 import { ConfigError } from '../errors.js';
 import { createWorkerLog } from '../util/log.js';
 
@@ -28,6 +30,14 @@ export interface TestMasterCommandOptions {
   httpHost?: string;
   /** JSON file: `{"workers": {"name": "password"}, "builders": ["name", ...]}`. */
   config?: string;
+  /** Access token of the HTTP API (--token, else the WORKER_TEST_MASTER_TOKEN environment variable); default random. */
+  token?: string;
+  /** More names the HTTP server answers to in `Host` (a reverse proxy's). */
+  allowHost?: string[];
+  /** Finished jobs kept in memory; default DEFAULT_MAX_FINISHED_JOBS. */
+  keepJobs?: number;
+  /** Bytes of finished jobs' logs kept in memory; default DEFAULT_MAX_FINISHED_LOG_BYTES. */
+  keepLogBytes?: number;
 }
 
 /** Largest config file read. */
@@ -105,7 +115,22 @@ export async function runTestMaster(opts: TestMasterCommandOptions, print: (line
   const workers = { ...fromFile.workers, ...parseWorkerCredentials(opts.worker) };
   if (Object.keys(workers).length === 0) throw new ConfigError('give at least one --worker NAME:PASSWORD (or workers in --config)');
   const builderNames = fromFile.builders.length ? fromFile.builders : [opts.builder];
-  const { log, close: closeLog } = createWorkerLog({ stdout: true, stdoutWrite: (l) => print(l.replace(/\n$/, '')), secrets: Object.values(workers) });
+  const httpHost = opts.httpHost ?? '127.0.0.1';
+  // The environment keeps the token out of `ps` and /proc/<pid>/cmdline.
+  const raw = opts.token ?? process.env[TOKEN_ENV];
+  const given = raw === undefined || raw === '' ? undefined : checkToken(raw);
+  const withWeb = opts.httpPort !== null && opts.httpPort !== undefined;
+  if (withWeb && given === undefined && !isLoopbackAddress(httpHost)) {
+    throw new ConfigError(`--http-host ${httpHost} exposes the HTTP API (which runs commands on workers) beyond this machine: give --token TOKEN or set ${TOKEN_ENV}`);
+  }
+  // Made here rather than by the server so the log masks it from the first line.
+  const token = given ?? generateToken();
+  const { log, close: closeLog } = createWorkerLog({
+    stdout: true,
+    stdoutWrite: (l) => print(l.replace(/\n$/, '')),
+    // The token never goes into a log line; the page address that holds it is printed once, below.
+    secrets: [...Object.values(workers), token],
+  });
   const master: TestMaster = await startTestMaster({
     workers,
     host: opts.host,
@@ -120,8 +145,12 @@ export async function runTestMaster(opts: TestMasterCommandOptions, print: (line
       web = await startMasterHttp({
         master,
         workers: Object.keys(workers),
-        host: opts.httpHost ?? '127.0.0.1',
+        host: httpHost,
         port: opts.httpPort,
+        token,
+        allowHosts: opts.allowHost,
+        maxFinishedJobs: opts.keepJobs,
+        maxFinishedLogBytes: opts.keepLogBytes,
         defaultBuilder: builderNames[0],
         log: (line) => log.warn(line),
       });
@@ -135,6 +164,10 @@ export async function runTestMaster(opts: TestMasterCommandOptions, print: (line
       (web ? `, web on ${web.url}/` : '') +
       `; workers: ${Object.keys(workers).join(', ')}; builders: ${builderNames.join(', ')}`,
   );
+  if (web) {
+    // Printed, not logged: the one place the token appears. API clients send it as `Authorization: Bearer`.
+    print(`test master: open ${web.pageUrl} in a browser; API clients send the token as "Authorization: Bearer TOKEN"`);
+  }
   master.on('event', (e: MasterEvent) => {
     const line = describe(e);
     if (line) log.info(line);

@@ -9,6 +9,8 @@ export class HttpError extends WorkerError {
     readonly status: number,
     message: string,
     readonly retryAfter?: number,
+    /** Extra response headers (e.g. `WWW-Authenticate` on 401). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(`ERR_HTTP_${status}`, message);
   }

@@ -1,19 +1,28 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ConfigError } from '../../errors.js';
 import type { TestMaster } from '../test-master.js';
+import { checkToken, cookieName, generateToken, isAuthorized, tokenCookie, tokenMatches } from './access-token.js';
 import { registerApi } from './api-handlers.js';
 import { EventBus } from './event-bus.js';
-import { HttpError } from './http-error.js';
+import { badRequest, HttpError } from './http-error.js';
 import { JobQueue } from './job-queue.js';
 import { parseBody, readBody } from './request-body.js';
 import { Router, type Reply } from './router.js';
 import { SseEndpoint } from './sse-endpoint.js';
+import { isLoopbackAddress, RequestOrigin } from './request-origin.js';
 import { readStatic } from './static-files.js';
 import { WsEndpoint } from './ws-endpoint.js';
 
 /**
  * The test master's web surface: REST under /api/v1, live events on /ws and /sse, and the
  * status page at /. Plain node:http; `ws` for the WebSocket upgrade.
+ *
+ * The API runs commands on workers, so every request is checked before it is routed: the
+ * Host must be one of this server's names (421 otherwise: DNS rebinding), API, /ws and /sse
+ * requests must come from no page or a page of this server (403) and carry the access token
+ * (401), and bodies must be JSON (415). See README, "the embedded test master".
  */
 
 export interface MasterHttpOptions {
@@ -27,12 +36,31 @@ export interface MasterHttpOptions {
   /** Builder used when a job request names none. Default `builder`. */
   defaultBuilder?: string;
   maxQueuedPerWorker?: number;
+  /** Finished jobs kept (oldest evicted first). Default DEFAULT_MAX_FINISHED_JOBS. */
+  maxFinishedJobs?: number;
+  /** Bytes of log text of finished jobs kept (oldest evicted first). Default DEFAULT_MAX_FINISHED_LOG_BYTES. */
+  maxFinishedLogBytes?: number;
+  /**
+   * The access token. Default: a random one on a loopback host; a non-loopback host
+   * without a token is refused (ConfigError), as anyone on the network could then guess-free
+   * reach an API that runs commands.
+   */
+  token?: string;
+  /** More names the server is reached under in `Host` (any port): e.g. a reverse proxy's name. */
+  allowHosts?: readonly string[];
   log?: (line: string) => void;
 }
 
 export interface MasterHttpServer {
   readonly port: number;
+  /** Base URL, no trailing slash. */
   readonly url: string;
+  /** The access token every API, /ws and /sse request must carry. */
+  readonly token: string;
+  /** The page's cookie holding the token. */
+  readonly cookieName: string;
+  /** The address that opens the page with the token (sets the cookie). Contains the token: print, never log. */
+  readonly pageUrl: string;
   readonly jobs: JobQueue;
   readonly bus: EventBus;
   close(): Promise<void>;
@@ -42,26 +70,43 @@ export interface MasterHttpServer {
 const OVERRIDABLE = new Set(['PUT', 'DELETE']);
 
 export async function startMasterHttp(o: MasterHttpOptions): Promise<MasterHttpServer> {
+  const host = o.host ?? '127.0.0.1';
+  if (o.token === undefined && !isLoopbackAddress(host)) {
+    throw new ConfigError(`the HTTP API on ${host} would be reachable from other machines: give it an access token (--token or the environment), or listen on 127.0.0.1`);
+  }
+  const token = o.token === undefined ? generateToken() : checkToken(o.token);
   const bus = new EventBus();
-  const jobs = new JobQueue({ master: o.master, bus, workers: o.workers, maxQueuedPerWorker: o.maxQueuedPerWorker, log: o.log });
+  const jobs = new JobQueue({
+    master: o.master,
+    bus,
+    workers: o.workers,
+    maxQueuedPerWorker: o.maxQueuedPerWorker,
+    maxFinishedJobs: o.maxFinishedJobs,
+    maxFinishedLogBytes: o.maxFinishedLogBytes,
+    log: o.log,
+  });
   const router = new Router();
   registerApi(router, jobs, o.defaultBuilder ?? 'builder');
   const sse = new SseEndpoint(bus);
   sse.register(router);
   const ws = new WsEndpoint(bus);
 
+  // Known once the server listens (port 0 = any); no request arrives before.
+  let guard!: Guard;
   const server = http.createServer((req, res) => {
-    handle(router, req, res).catch((err: unknown) => {
-      o.log?.(`http: ${req.method} ${req.url}: ${err instanceof Error ? err.message : String(err)}`);
+    handle(router, guard, req, res).catch((err: unknown) => {
+      // The path only: a query may hold the token.
+      o.log?.(`http: ${req.method} ${pathOf(req)}: ${err instanceof Error ? err.message : String(err)}`);
       if (!res.headersSent) send(res, { status: 500, json: { error: 'internal error', status: 500 } });
       else res.destroy();
     });
   });
   server.on('upgrade', (req, socket, head) => {
-    if (new URL(req.url ?? '/', 'http://x').pathname === '/ws') ws.handleUpgrade(req, socket, head);
-    else socket.destroy();
+    if (pathOf(req) !== '/ws') return void socket.destroy();
+    const refusal = guard.refusal(req, true);
+    if (refusal) return refuseUpgrade(socket, refusal);
+    ws.handleUpgrade(req, socket, head);
   });
-  const host = o.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, host, () => {
@@ -70,9 +115,16 @@ export async function startMasterHttp(o: MasterHttpOptions): Promise<MasterHttpS
     });
   });
   const port = (server.address() as AddressInfo).port;
+  guard = new Guard(new RequestOrigin(port, host, o.allowHosts), port, token);
+  // A wildcard address is reached through loopback from this machine.
+  const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
   return {
     port,
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url,
+    token,
+    cookieName: cookieName(port),
+    pageUrl: `${url}/?token=${encodeURIComponent(token)}`,
     jobs,
     bus,
     async close() {
@@ -85,17 +137,65 @@ export async function startMasterHttp(o: MasterHttpOptions): Promise<MasterHttpS
   };
 }
 
-async function handle(router: Router, req: IncomingMessage, res: ServerResponse): Promise<void> {
+const pathOf = (req: IncomingMessage): string => new URL(req.url ?? '/', 'http://x').pathname;
+
+/** A refused request: status and reason. */
+interface Refusal {
+  status: 401 | 403 | 421;
+  reason: string;
+}
+
+/** The checks every request passes before routing (see the module comment). */
+class Guard {
+  constructor(
+    readonly origin: RequestOrigin,
+    readonly port: number,
+    readonly token: string,
+  ) {}
+
+  /** Why the request is refused, or undefined. `api`: the API, /ws or /sse (not the page's static files). */
+  refusal(req: IncomingMessage, api: boolean): Refusal | undefined {
+    if (!this.origin.hostAllowed(req)) return { status: 421, reason: 'this server does not answer to that Host name' };
+    if (!api) return undefined;
+    if (!this.origin.sameOrigin(req)) return { status: 403, reason: 'requests from another origin are refused' };
+    if (!isAuthorized(req, this.port, this.token)) {
+      return { status: 401, reason: 'missing or wrong access token: send Authorization: Bearer TOKEN, or open the page at the address printed at start-up' };
+    }
+    return undefined;
+  }
+}
+
+function refuseUpgrade(socket: Duplex, r: Refusal): void {
+  const body = JSON.stringify({ error: r.reason, status: r.status });
+  socket.end(
+    `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+const isApiPath = (p: string): boolean => p === '/api' || p.startsWith('/api/') || p === '/sse' || p.startsWith('/sse/') || p === '/ws';
+
+async function handle(router: Router, guard: Guard, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://x');
   let method = req.method ?? 'GET';
   let reply: Reply;
   try {
+    const api = isApiPath(url.pathname);
+    const refusal = guard.refusal(req, api);
+    if (refusal) {
+      throw new HttpError(refusal.status, refusal.reason, undefined, refusal.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {});
+    }
+    if (!api && method === 'GET' && url.searchParams.has('token')) {
+      send(res, pageLogin(guard, url));
+      return;
+    }
+    if (url.searchParams.has('_method')) throw badRequest('_method is accepted only in a JSON body, not in the query string');
     let body: Record<string, unknown> = {};
     if (method === 'POST' || method === 'PUT' || method === 'DELETE') {
-      body = parseBody(req.headers['content-type'], await readBody(req));
+      body = parseBody(method, req.headers['content-type'], await readBody(req));
     }
     if (method === 'POST') {
-      const override = body._method ?? url.searchParams.get('_method');
+      const override = body._method;
       if (override !== undefined && override !== null) {
         const m = String(override).toUpperCase();
         if (!OVERRIDABLE.has(m)) throw new HttpError(400, `_method must be PUT or DELETE, got ${String(override).slice(0, 20)}`);
@@ -115,13 +215,27 @@ async function handle(router: Router, req: IncomingMessage, res: ServerResponse)
     }
   } catch (err) {
     if (!(err instanceof HttpError)) throw err;
-    reply = { status: err.status, json: { error: err.message, status: err.status } };
+    reply = { status: err.status, json: { error: err.message, status: err.status }, headers: { ...err.headers } };
     if (err.retryAfter !== undefined) {
-      reply.headers = { 'Retry-After': String(err.retryAfter) };
+      reply.headers!['Retry-After'] = String(err.retryAfter);
       (reply.json as Record<string, unknown>).retry_after = err.retryAfter;
     }
   }
   if (reply) send(res, reply);
+}
+
+/**
+ * `GET /<page>?token=TOKEN`: the page's way in. The right token sets the cookie and
+ * redirects to the same address without it (out of the address bar and history).
+ */
+function pageLogin(guard: Guard, url: URL): NonNullable<Reply> {
+  const given = url.searchParams.get('token') ?? '';
+  if (!tokenMatches(given, guard.token)) {
+    return { status: 401, text: 'Wrong access token: open the address the test master printed at start-up.\n', headers: { 'WWW-Authenticate': 'Bearer' } };
+  }
+  url.searchParams.delete('token');
+  const location = url.pathname + (url.searchParams.size ? `?${url.searchParams.toString()}` : '');
+  return { status: 303, text: '', headers: { Location: location, 'Set-Cookie': tokenCookie(guard.port, guard.token) } };
 }
 
 function notFoundReply(pathname: string): Reply {

@@ -6,6 +6,7 @@ import type { EventBus } from './event-bus.js';
 import { badRequest, notFound, unavailable } from './http-error.js';
 import { Job, stepJSON, type Step } from './job.js';
 import type { JobSpec } from './job-spec.js';
+import { DEFAULT_MAX_FINISHED_JOBS, DEFAULT_MAX_FINISHED_LOG_BYTES } from './job-retention.js';
 
 export interface JobQueueOptions {
   master: TestMaster;
@@ -14,12 +15,23 @@ export interface JobQueueOptions {
   workers: readonly string[];
   /** Most queued (not yet running) jobs per worker; more → 503. Default 100. */
   maxQueuedPerWorker?: number;
+  /** Finished jobs kept; past it the oldest finished job is evicted. Default DEFAULT_MAX_FINISHED_JOBS. */
+  maxFinishedJobs?: number;
+  /** Bytes of log text finished jobs keep; past it the oldest are evicted (the newest always stays). Default DEFAULT_MAX_FINISHED_LOG_BYTES. */
+  maxFinishedLogBytes?: number;
   /** Seconds a 503 tells the client to wait before retrying. Default 5. */
   retryAfterSeconds?: number;
   log?: (line: string) => void;
 }
 
 export const DEFAULT_MAX_QUEUED_PER_WORKER = 100;
+
+/** Bytes of log text a finished job holds: its job log and every step's logs. */
+function logBytes(job: Job): number {
+  let n = Buffer.byteLength(job.log);
+  for (const s of job.steps) for (const text of Object.values(s.run?.logs ?? {})) n += Buffer.byteLength(text);
+  return n;
+}
 
 /** What happened to a job a client asked to stop. */
 export type StopOutcome = 'cancelled' | 'interrupting';
@@ -36,6 +48,11 @@ export class JobQueue {
   private readonly running = new Map<string, Job>();
   private readonly byCommand = new Map<string, { job: Job; step: Step }>();
   private nextId = 1;
+  /** Finished jobs, oldest first, with the log bytes each holds. */
+  private readonly finished: Array<{ job: Job; bytes: number }> = [];
+  private finishedBytes = 0;
+  private readonly maxFinished: number;
+  private readonly maxFinishedBytes: number;
   private readonly maxQueued: number;
   private readonly retryAfter: number;
   private readonly onMasterEvent = (e: MasterEvent): void => this.masterEvent(e);
@@ -43,6 +60,8 @@ export class JobQueue {
   constructor(private readonly o: JobQueueOptions) {
     this.maxQueued = o.maxQueuedPerWorker ?? DEFAULT_MAX_QUEUED_PER_WORKER;
     this.retryAfter = o.retryAfterSeconds ?? 5;
+    this.maxFinished = o.maxFinishedJobs ?? DEFAULT_MAX_FINISHED_JOBS;
+    this.maxFinishedBytes = o.maxFinishedLogBytes ?? DEFAULT_MAX_FINISHED_LOG_BYTES;
     for (const w of o.workers) this.queues.set(w, []);
     o.master.on('event', this.onMasterEvent);
   }
@@ -80,8 +99,12 @@ export class JobQueue {
 
   get(id: number): Job {
     const job = this.jobs.get(id);
-    if (!job) throw notFound(`no such job: ${id}`);
-    return job;
+    if (job) return job;
+    // Ids are never reused: a past id that is gone was evicted.
+    if (Number.isSafeInteger(id) && id >= 1 && id < this.nextId) {
+      throw notFound(`job ${id} was evicted: the test master keeps the newest ${this.maxFinished} finished jobs and ${this.maxFinishedBytes} bytes of their logs`);
+    }
+    throw notFound(`no such job: ${id}`);
   }
 
   /** Jobs waiting on a worker, in the order they will run. */
@@ -224,6 +247,19 @@ export class JobQueue {
     job.result = result;
     job.finishedAt = Date.now();
     this.o.bus.publish(`jobs/${job.id}/finished`, job.toJSON());
+    this.retain(job);
+  }
+
+  /** Keep a finished job; evict the oldest finished ones past the limits (the newest stays). */
+  private retain(job: Job): void {
+    const bytes = logBytes(job);
+    this.finished.push({ job, bytes });
+    this.finishedBytes += bytes;
+    while (this.finished.length > this.maxFinished || (this.finished.length > 1 && this.finishedBytes > this.maxFinishedBytes)) {
+      const old = this.finished.shift()!;
+      this.finishedBytes -= old.bytes;
+      this.jobs.delete(old.job.id);
+    }
   }
 
   private masterEvent(e: MasterEvent): void {

@@ -30,25 +30,25 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
 }
 
 /**
- * Parse a body as JSON (an object) or as form fields (`application/x-www-form-urlencoded`,
- * also the default for a body without a JSON content type, as curl -d sends).
+ * Parse the body of a POST, PUT or DELETE as a JSON object. Only `application/json` is read:
+ * a browser sends that type cross-origin only after a CORS preflight, which this server never
+ * grants, so a foreign page cannot make a request that gets this far (forms and
+ * `text/plain` bodies need no preflight). A POST must declare it even with an empty body;
+ * PUT and DELETE, which no page can send cross-origin, may come without a body and type.
  */
-export function parseBody(contentType: string | undefined, body: Buffer): Record<string, unknown> {
-  if (body.length === 0) return {};
-  const text = body.toString('utf8');
+export function parseBody(method: string, contentType: string | undefined, body: Buffer): Record<string, unknown> {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type === 'application/json' || (type === '' && /^\s*\{/.test(text))) {
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      throw badRequest(`body is not valid JSON: ${(err as Error).message}`);
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest('JSON body must be an object');
-    return value as Record<string, unknown>;
+  if (type !== 'application/json') {
+    if (method !== 'POST' && contentType === undefined && body.length === 0) return {};
+    throw new HttpError(415, `${type === '' ? 'no content type' : `content type ${type.slice(0, 60)}`}: send Content-Type: application/json with a JSON object`);
   }
-  if (type === '' || type === 'application/x-www-form-urlencoded') {
-    return Object.fromEntries(new URLSearchParams(text));
+  if (body.length === 0) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw badRequest(`body is not valid JSON: ${(err as Error).message}`);
   }
-  throw new HttpError(415, `unsupported content type ${type}; send application/json or a form`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest('JSON body must be an object');
+  return value as Record<string, unknown>;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { call, shellStep, startFixture, type HttpFixture } from './fixture.js';
+import { authHeader, call, shellStep, startFixture, type HttpFixture } from './fixture.js';
 
 describe('bad requests (no worker attached)', () => {
   let fx: HttpFixture;
@@ -33,12 +33,12 @@ describe('bad requests (no worker attached)', () => {
   }
 
   test('malformed JSON and steps → 400', async () => {
-    const r = await fetch(`${fx.web.url}/api/v1/jobs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"worker":' });
+    const r = await fetch(`${fx.web.url}/api/v1/jobs`, { method: 'POST', headers: { ...authHeader(fx.web), 'Content-Type': 'application/json' }, body: '{"worker":' });
     assert.equal(r.status, 400);
     assert.match(((await r.json()) as { error: string }).error, /not valid JSON/);
-    const form = await call(fx.web, 'POST', '/api/v1/jobs', new URLSearchParams({ worker: 'w-none', steps: '[{' }));
-    assert.equal(form.status, 400);
-    assert.match(form.body.error, /steps is not valid JSON/);
+    const steps = await call(fx.web, 'POST', '/api/v1/jobs', { worker: 'w-none', steps: '[{' });
+    assert.equal(steps.status, 400);
+    assert.match(steps.body.error, /steps is not valid JSON/);
   });
 
   test('a configured worker that is not connected → 503 with a retry hint', async () => {
@@ -59,7 +59,7 @@ describe('bad requests (no worker attached)', () => {
   });
 
   test('a bad _method → 400; a method the resource lacks → 405', async () => {
-    const r = await call(fx.web, 'POST', '/api/v1/jobs/1', new URLSearchParams({ _method: 'PATCH' }));
+    const r = await call(fx.web, 'POST', '/api/v1/jobs/1', { _method: 'PATCH' });
     assert.equal(r.status, 400);
     assert.match(r.body.error, /_method must be PUT or DELETE/);
     const m = await call(fx.web, 'PUT', '/api/v1/workers');

@@ -29,8 +29,8 @@ export class WsClient {
     });
   }
 
-  static async connect(baseUrl: string): Promise<WsClient> {
-    const ws = new WebSocket(baseUrl.replace(/^http/, 'ws') + '/ws');
+  static async connect(baseUrl: string, token: string): Promise<WsClient> {
+    const ws = new WebSocket(baseUrl.replace(/^http/, 'ws') + '/ws', { headers: { Authorization: `Bearer ${token}` } });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
@@ -78,9 +78,9 @@ export class SseClient {
 
   private constructor(private readonly req: http.ClientRequest) {}
 
-  static connect(baseUrl: string, path: string): Promise<SseClient> {
+  static connect(baseUrl: string, token: string, path: string): Promise<SseClient> {
     return new Promise((resolve, reject) => {
-      const req = http.get(`${baseUrl}/sse/listen/${path}`, (res) => {
+      const req = http.get(`${baseUrl}/sse/listen/${path}`, { headers: { Authorization: `Bearer ${token}` } }, (res) => {
         if (res.statusCode !== 200) {
           reject(new Error(`SSE listen answered ${res.statusCode}`));
           res.resume();

@@ -17,12 +17,27 @@ export interface HttpFixture {
 
 export const PASSWORD = 'pass-word';
 
-export async function startFixture(opts: { protocol?: LocalProtocol; maxQueuedPerWorker?: number; extraWorkers?: string[] } = {}): Promise<HttpFixture> {
+export interface FixtureOptions {
+  protocol?: LocalProtocol;
+  maxQueuedPerWorker?: number;
+  maxFinishedJobs?: number;
+  maxFinishedLogBytes?: number;
+  extraWorkers?: string[];
+}
+
+export async function startFixture(opts: FixtureOptions = {}): Promise<HttpFixture> {
   const name = `w-${opts.protocol ?? 'none'}`;
   const workers: Record<string, string> = { [name]: PASSWORD };
   for (const w of opts.extraWorkers ?? []) workers[w] = PASSWORD;
   const master = await startTestMaster({ workers });
-  const web = await startMasterHttp({ master, workers: Object.keys(workers), port: 0, maxQueuedPerWorker: opts.maxQueuedPerWorker });
+  const web = await startMasterHttp({
+    master,
+    workers: Object.keys(workers),
+    port: 0,
+    maxQueuedPerWorker: opts.maxQueuedPerWorker,
+    maxFinishedJobs: opts.maxFinishedJobs,
+    maxFinishedLogBytes: opts.maxFinishedLogBytes,
+  });
   let worker: LocalWorker | undefined;
   let tmp: string | undefined;
   try {
@@ -60,14 +75,21 @@ export interface ApiResponse {
   body: any;
 }
 
-/** One request; JSON bodies are sent as JSON, URLSearchParams as a form. */
+/** The header a client of the API sends to authenticate. */
+export const authHeader = (web: MasterHttpServer): Record<string, string> => ({ Authorization: `Bearer ${web.token}` });
+
+/**
+ * One request with the server's token; JSON bodies are sent as JSON (also for POST without
+ * a body, as the page does), URLSearchParams as a form, strings as they are.
+ */
 export async function call(web: MasterHttpServer, method: string, urlPath: string, body?: unknown): Promise<ApiResponse> {
-  const init: RequestInit = { method };
+  const headers: Record<string, string> = authHeader(web);
+  const init: RequestInit = { method, headers };
   if (body instanceof URLSearchParams) init.body = body;
   else if (typeof body === 'string') init.body = body;
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers = { 'Content-Type': 'application/json' };
+  else if (body !== undefined || method === 'POST') {
+    init.body = JSON.stringify(body ?? {});
+    headers['Content-Type'] = 'application/json';
   }
   const r = await fetch(web.url + urlPath, init);
   const text = await r.text();

@@ -77,7 +77,7 @@ for (const protocol of ['pb', 'msgpack'] as const) {
       await jobWhen(fx.web, blockerId, (j) => j.state === 'running', 'running');
       const a = (await call(fx.web, 'POST', '/api/v1/jobs', { worker: fx.name, command: 'echo A' })).body.request_id as number;
       const b = (await call(fx.web, 'POST', '/api/v1/jobs', { worker: fx.name, command: 'echo B' })).body.request_id as number;
-      const c = (await call(fx.web, 'POST', '/api/v1/jobs', new URLSearchParams({ worker: fx.name, command: 'echo C' }))).body.request_id as number;
+      const c = (await call(fx.web, 'POST', '/api/v1/jobs', { worker: fx.name, command: 'echo C' })).body.request_id as number;
       let w = await call(fx.web, 'GET', `/api/v1/workers/${fx.name}`);
       assert.deepEqual(w.body.queued, [a, b, c]);
       assert.equal(w.body.running, blockerId);
@@ -87,8 +87,8 @@ for (const protocol of ['pb', 'msgpack'] as const) {
       assert.equal(put.body.request_id, c);
       w = await call(fx.web, 'GET', `/api/v1/workers/${fx.name}`);
       assert.deepEqual(w.body.queued, [c, a, b]);
-      // The same through a form with _method.
-      const put2 = await call(fx.web, 'POST', `/api/v1/jobs/${b}`, new URLSearchParams({ _method: 'PUT', priority: '1' }));
+      // The same through a POST with _method in its JSON body.
+      const put2 = await call(fx.web, 'POST', `/api/v1/jobs/${b}`, { _method: 'PUT', priority: '1' });
       assert.equal(put2.status, 202);
       w = await call(fx.web, 'GET', `/api/v1/workers/${fx.name}`);
       assert.deepEqual(w.body.queued, [c, b, a]);
@@ -101,7 +101,7 @@ for (const protocol of ['pb', 'msgpack'] as const) {
       assert.equal(cancelled.body.result, 'CANCELLED');
       assert.equal(cancelled.body.started_at, null);
 
-      const stop = await call(fx.web, 'POST', `/api/v1/jobs/${blockerId}`, new URLSearchParams({ _method: 'DELETE' }));
+      const stop = await call(fx.web, 'POST', `/api/v1/jobs/${blockerId}`, { _method: 'DELETE' });
       assert.equal(stop.status, 202);
       assert.match(stop.body.msg, /interrupting/);
       const stopped = await jobWhen(fx.web, blockerId, finished, 'finished after the interrupt');

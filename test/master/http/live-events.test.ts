@@ -20,7 +20,7 @@ for (const protocol of ['msgpack', 'pb'] as const) {
     });
 
     test('WebSocket: ping, wildcard subscription receives a running job\'s log lines in order', async () => {
-      const ws = await WsClient.connect(fx.web.url);
+      const ws = await WsClient.connect(fx.web.url, fx.web.token);
       try {
         assert.deepEqual(await ws.call('ping'), { _id: 1, code: 200, msg: 'pong' });
         assert.deepEqual(await ws.call('startConsuming', { path: 'jobs/*/logs' }), { _id: 2, code: 200 });
@@ -54,7 +54,7 @@ for (const protocol of ['msgpack', 'pb'] as const) {
     });
 
     test('SSE: handshake uuid, wildcard listen, add/remove filters, log lines in order', async () => {
-      const sse = await SseClient.connect(fx.web.url, 'jobs/*/logs');
+      const sse = await SseClient.connect(fx.web.url, fx.web.token, 'jobs/*/logs');
       try {
         assert.match(sse.uuid, /^[0-9a-f-]{36}$/);
         const add = await call(fx.web, 'GET', `/sse/add/${sse.uuid}/jobs/*/finished`);
@@ -101,7 +101,7 @@ describe('WebSocket command errors', () => {
   });
 
   test('unknown command, bad path, missing path, not JSON, unsubscribed path', async () => {
-    const ws = await WsClient.connect(fx.web.url);
+    const ws = await WsClient.connect(fx.web.url, fx.web.token);
     try {
       const unknown = await ws.call('frobnicate');
       assert.equal(unknown.code, 404);

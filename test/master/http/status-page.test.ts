@@ -36,7 +36,13 @@ describe('status page in headless Chromium', { skip }, () => {
         steps: [shellStep('echo first-line'), shellStep('echo waiting; sleep 60')],
       });
       const id = r.body.request_id as number;
-      await page.goto(`${fx.web.url}/?job=${id}`);
+      // Without the token the page loads but gets no data, and says how to get in.
+      await page.goto(`${fx.web.url}/`);
+      await page.locator('#login').waitFor({ state: 'visible', timeout: 20_000 });
+      assert.equal(await page.locator('#workers tbody tr').count(), 0);
+      // The address the test master prints: the token becomes a cookie and leaves the address bar.
+      await page.goto(`${fx.web.url}/?job=${id}&token=${encodeURIComponent(fx.web.token)}`);
+      assert.equal(new URL(page.url()).search, `?job=${id}`);
       await page.locator('#conn.on').waitFor({ timeout: 20_000 });
       await page.locator('#workers tbody tr', { hasText: fx.name }).waitFor({ timeout: 20_000 });
       assert.match(await page.locator('#workers tbody').innerText(), /yes/);
@@ -50,6 +56,17 @@ describe('status page in headless Chromium', { skip }, () => {
       await page.locator('#log', { hasText: 'live-line-from-job' }).waitFor({ timeout: 20_000 });
       await page.locator('#log-state', { hasText: 'SUCCESS' }).waitFor({ timeout: 20_000 });
       assert.doesNotMatch(await page.locator('#log').innerText(), /first-line/);
+
+      // The page's own requests (the Stop button: a JSON DELETE) pass the origin and token checks.
+      const stopped = await call(fx.web, 'POST', '/api/v1/jobs', { worker: fx.name, command: 'sleep 60' });
+      await page.locator(`#jobs tbody tr[data-id="${stopped.body.request_id}"]`).click();
+      await page.locator('#log-state', { hasText: 'running' }).waitFor({ timeout: 20_000 });
+      await page.locator('#log-stop').click();
+      await page.locator('#log-state', { hasText: 'CANCELLED' }).waitFor({ timeout: 20_000 });
+      // And the New job form (a JSON POST).
+      await page.locator('#submit-command').fill('echo from-the-form');
+      await page.locator('#submit button[type=submit]').click();
+      await page.locator('#log', { hasText: 'from-the-form' }).waitFor({ timeout: 20_000 });
 
       const shot = await page.screenshot({ fullPage: true });
       assert.ok(shot.length > 1000, `screenshot of ${shot.length} bytes`);

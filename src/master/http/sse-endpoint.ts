@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Consumer, EventBus } from './event-bus.js';
-import { badRequest, notFound } from './http-error.js';
+import { badRequest } from './http-error.js';
 import type { Reply, Router } from './router.js';
 
 /**
- * Server-Sent Events, as Buildbot www's `/sse`: `GET /sse/listen[/<path>]` opens a stream
- * whose first event is `handshake` with the stream's uuid as data; `GET /sse/add/<uuid>/<path>`
- * and `/sse/remove/<uuid>/<path>` change its paths. Events go out as `event: event` with
- * `{k, m}` as JSON data.
+ * Server-Sent Events, as Buildbot www's `/sse` (buildbot/www/sse.py): `GET /sse/listen[/<path>]`
+ * (or `/sse[/<path>]`) opens a stream whose first event is `handshake` with the stream's
+ * uuid as data; `GET /sse/add/<uuid>/<path>` and `/sse/remove/<uuid>/<path>` change its
+ * paths and answer `ok` (text; 400 `unknown uuid`, 404 for a path not listened to). Events
+ * go out as `event: event` with `{"key": [segments], "message": ...}` as JSON data.
  */
 
 export const SSE_MAX_STREAMS = 256;
@@ -29,7 +30,10 @@ export class SseEndpoint {
       .add('GET', '/sse/listen', (ctx) => this.listen(ctx.res, ''))
       .add('GET', '/sse/listen/*path', (ctx) => this.listen(ctx.res, ctx.params.path!))
       .add('GET', '/sse/add/:uuid/*path', (ctx) => this.change(ctx.params.uuid!, ctx.params.path!, true))
-      .add('GET', '/sse/remove/:uuid/*path', (ctx) => this.change(ctx.params.uuid!, ctx.params.path!, false));
+      .add('GET', '/sse/remove/:uuid/*path', (ctx) => this.change(ctx.params.uuid!, ctx.params.path!, false))
+      // Buildbot listens on any other path under /sse too (the first segment is not a command).
+      .add('GET', '/sse', (ctx) => this.listen(ctx.res, ''))
+      .add('GET', '/sse/*path', (ctx) => this.listen(ctx.res, ctx.params.path!));
   }
 
   close(): void {
@@ -48,7 +52,7 @@ export class SseEndpoint {
         res.destroy();
         return;
       }
-      res.write(`event: event\ndata: ${JSON.stringify(event)}\n\n`);
+      res.write(`event: event\ndata: ${JSON.stringify({ key: event.k.split('/'), message: event.m })}\n\n`);
     });
     if (path !== '' && !consumer.add(path)) {
       consumer.close();
@@ -66,12 +70,12 @@ export class SseEndpoint {
 
   private change(uuid: string, path: string, add: boolean): Reply {
     const stream = this.streams.get(uuid);
-    if (!stream) throw notFound(`no such event stream: ${uuid.slice(0, 40)}`);
+    if (!stream) return { status: 400, text: 'unknown uuid' };
     if (add) {
       if (!stream.consumer.add(path)) throw badRequest(`bad path or too many paths: ${path.slice(0, 80)}`);
     } else if (!stream.consumer.remove(path)) {
-      throw badRequest(`stream is not consuming ${path.slice(0, 80)}`);
+      return { status: 404, text: 'consumer is not listening to this event' };
     }
-    return { status: 200, json: { status: 'OK', paths: stream.consumer.paths() } };
+    return { status: 200, text: 'ok' };
   }
 }

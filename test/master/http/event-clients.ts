@@ -73,6 +73,8 @@ export class WsClient {
 /** A /sse/listen client: collects `event` frames; `uuid` from the handshake. */
 export class SseClient {
   readonly events: EventFrame[] = [];
+  /** The frames as sent. */
+  readonly raw: Array<{ key: string[]; message: unknown }> = [];
   uuid = '';
   private listeners: Array<() => void> = [];
 
@@ -100,7 +102,11 @@ export class SseClient {
               client.uuid = data;
               resolve(client);
             } else if (event === 'event') {
-              client.events.push(JSON.parse(data));
+              // Buildbot's SSE frame: {key: [segments], message}; kept raw and as {k, m}.
+              const frame = JSON.parse(data) as { key: string[]; message: unknown };
+              if (!Array.isArray(frame.key) || !('message' in frame) || Object.keys(frame).length !== 2) throw new Error(`not a Buildbot SSE frame: ${data.slice(0, 200)}`);
+              client.raw.push(frame);
+              client.events.push({ k: frame.key.join('/'), m: frame.message });
               for (const l of client.listeners) l();
             }
           }

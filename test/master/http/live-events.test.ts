@@ -23,8 +23,8 @@ for (const protocol of ['msgpack', 'pb'] as const) {
       const ws = await WsClient.connect(fx.web.url, fx.web.token);
       try {
         assert.deepEqual(await ws.call('ping'), { _id: 1, code: 200, msg: 'pong' });
-        assert.deepEqual(await ws.call('startConsuming', { path: 'jobs/*/logs' }), { _id: 2, code: 200 });
-        assert.deepEqual(await ws.call('startConsuming', { path: 'jobs/*/steps/*/finished' }), { _id: 3, code: 200 });
+        assert.deepEqual(await ws.call('startConsuming', { path: 'jobs/*/logs' }), { _id: 2, code: 200, msg: 'OK' });
+        assert.deepEqual(await ws.call('startConsuming', { path: 'jobs/*/steps/*/finished' }), { _id: 3, code: 200, msg: 'OK' });
         const r = await call(fx.web, 'POST', '/api/v1/jobs', { worker: fx.name, steps: LIVE_STEPS });
         const id = r.body.request_id as number;
         await ws.waitFor(
@@ -47,7 +47,10 @@ for (const protocol of ['msgpack', 'pb'] as const) {
         await ws.waitFor((ev) => stdioOf(ev, id).length === log.body.length, 'the whole log');
         assert.equal(stdioOf(ws.events, id), log.body);
 
-        assert.deepEqual(await ws.call('stopConsuming', { path: 'jobs/*/logs' }), { _id: 4, code: 200 });
+        // Raw frames are Buildbot's: `{k, m}` with k the /-joined key.
+        const frame = ws.events.find((e) => e.k === `jobs/${id}/logs`)!;
+        assert.deepEqual(Object.keys(frame).sort(), ['k', 'm']);
+        assert.deepEqual(await ws.call('stopConsuming', { path: 'jobs/*/logs' }), { _id: 4, code: 200, msg: 'OK' });
       } finally {
         ws.close();
       }
@@ -59,7 +62,7 @@ for (const protocol of ['msgpack', 'pb'] as const) {
         assert.match(sse.uuid, /^[0-9a-f-]{36}$/);
         const add = await call(fx.web, 'GET', `/sse/add/${sse.uuid}/jobs/*/finished`);
         assert.equal(add.status, 200);
-        assert.deepEqual(add.body.paths.sort(), ['jobs/*/finished', 'jobs/*/logs']);
+        assert.equal(add.body, 'ok');
         const r = await call(fx.web, 'POST', '/api/v1/jobs', { worker: fx.name, steps: LIVE_STEPS });
         const id = r.body.request_id as number;
         await sse.waitFor((ev) => hasLines(stdioOf(ev, id)), 'three log lines');
@@ -67,7 +70,10 @@ for (const protocol of ['msgpack', 'pb'] as const) {
 
         const remove = await call(fx.web, 'GET', `/sse/remove/${sse.uuid}/jobs/*/logs`);
         assert.equal(remove.status, 200);
-        assert.deepEqual(remove.body.paths, ['jobs/*/finished']);
+        assert.equal(remove.body, 'ok');
+        // Buildbot's frame: {key: [segments], message}.
+        const first = sse.raw.find((f) => f.key.join('/') === `jobs/${id}/logs`)!;
+        assert.deepEqual(first.key, ['jobs', String(id), 'logs']);
         const textAtRemove = stdioOf(sse.events, id);
         await call(fx.web, 'DELETE', `/api/v1/jobs/${id}`);
         await sse.waitFor((ev) => ev.some((e) => e.k === `jobs/${id}/finished`), 'the finished event');
@@ -80,10 +86,12 @@ for (const protocol of ['msgpack', 'pb'] as const) {
         assert.equal(stdioOf(sse.events, next), '');
         assert.equal(stdioOf(sse.events, id), textAtRemove);
 
-        assert.equal((await call(fx.web, 'GET', `/sse/add/00000000-0000-0000-0000-000000000000/jobs/*/logs`)).status, 404);
+        const unknown = await call(fx.web, 'GET', `/sse/add/00000000-0000-0000-0000-000000000000/jobs/*/logs`);
+        assert.equal(unknown.status, 400);
+        assert.equal(unknown.body, 'unknown uuid');
         const bad = await call(fx.web, 'GET', `/sse/remove/${sse.uuid}/jobs/*/logs`);
-        assert.equal(bad.status, 400);
-        assert.match(bad.body.error, /not consuming/);
+        assert.equal(bad.status, 404);
+        assert.equal(bad.body, 'consumer is not listening to this event');
       } finally {
         sse.close();
       }
@@ -105,7 +113,7 @@ describe('WebSocket command errors', () => {
     try {
       const unknown = await ws.call('frobnicate');
       assert.equal(unknown.code, 404);
-      assert.match(unknown.error, /no such command/);
+      assert.match(unknown.error, /no such command type 'frobnicate'/);
       const badPath = await ws.call('startConsuming', { path: 'jobs//logs' });
       assert.equal(badPath.code, 400);
       const globstarInside = await ws.call('startConsuming', { path: '**/logs' });
@@ -117,6 +125,12 @@ describe('WebSocket command errors', () => {
       assert.deepEqual(notJson, { _id: null, code: 400, error: 'message is not JSON' });
       const notSubscribed = await ws.call('stopConsuming', { path: 'jobs/*/logs' });
       assert.equal(notSubscribed.code, 400);
+      assert.match(notSubscribed.error, /path was not consumed/);
+      // Buildbot's answers to frames without _id or cmd, and to a repeated startConsuming.
+      assert.deepEqual(await ws.raw('{"cmd": "ping"}'), { _id: null, code: 400, error: "no '_id' in websocket frame" });
+      assert.deepEqual(await ws.raw('{"_id": 7}'), { _id: null, code: 400, error: "no 'cmd' in websocket frame" });
+      assert.deepEqual(await ws.call('startConsuming', { path: 'jobs/*/new' }), { _id: 6, code: 200, msg: 'OK' });
+      assert.deepEqual(await ws.call('startConsuming', { path: 'jobs/*/new' }), { _id: 7, code: 200, msg: 'OK' });
       // The connection still works after the errors.
       assert.equal((await ws.call('ping')).code, 200);
     } finally {

@@ -1,6 +1,7 @@
 import { badRequest, notFound } from './http-error.js';
 import type { JobQueue } from './job-queue.js';
 import { parseJobSpec, parsePriority } from './job-spec.js';
+import { CONTROL, noSuchControl, type ControlContext } from './json-rpc.js';
 import { stepJSON, type Job } from './job.js';
 import type { Reply, RouteContext, Router } from './router.js';
 
@@ -39,6 +40,7 @@ export function registerApi(router: Router, jobs: JobQueue, defaultBuilder: stri
           'POST jobs {worker, builder?, priority?, steps:[{command, args, data?}] | command}',
           'GET|PUT|DELETE jobs/:id',
           'POST jobs/:id/rebuild',
+          'POST jobs/:id {"jsonrpc": "2.0", "method": "stop"|"cancel"|"rebuild"|"reprioritize", "params": {...}, "id"}',
           'GET jobs/:id/steps[/:n[/logs]]',
           'GET jobs/:id/log[?offset=]',
         ],
@@ -72,8 +74,32 @@ export function registerApi(router: Router, jobs: JobQueue, defaultBuilder: stri
     })
     .add('POST', `${p}/jobs/:id/rebuild`, (ctx) => {
       const old = jobOf(jobs, ctx);
-      const job = jobs.rebuild(old.id);
+      const job = jobs.rebuild(old.id, parsePriority(ctx.body.priority));
       return accepted(`job ${job.id} queued on ${job.worker} (rebuild of ${old.id})`, job.id);
+    })
+    .add(CONTROL, `${p}/jobs/:id`, (ctx) => {
+      const { method, params } = (ctx as ControlContext).rpc;
+      const job = jobOf(jobs, ctx);
+      switch (method) {
+        case 'stop':
+        case 'cancel': {
+          const outcome = jobs.stop(job.id, typeof params.reason === 'string' ? params.reason.slice(0, 500) : undefined);
+          return ok({ request_id: job.id, outcome });
+        }
+        case 'rebuild': {
+          const priority = parsePriority(params.priority);
+          const next = jobs.rebuild(job.id, priority);
+          return ok({ request_id: next.id, rebuild_of: job.id });
+        }
+        case 'reprioritize': {
+          const priority = parsePriority(params.priority);
+          if (priority === undefined) throw badRequest('missing parameter: priority');
+          jobs.reprioritize(job.id, priority);
+          return ok({ request_id: job.id, priority });
+        }
+        default:
+          return noSuchControl(method, ['stop', 'cancel', 'rebuild', 'reprioritize']);
+      }
     })
     .add('GET', `${p}/jobs/:id/steps`, (ctx) => ok({ steps: jobOf(jobs, ctx).steps.map(stepJSON) }))
     .add('GET', `${p}/jobs/:id/steps/:step`, (ctx) => ok(stepJSON(stepOf(jobOf(jobs, ctx), ctx))))

@@ -8,6 +8,7 @@ import { registerApi } from './api-handlers.js';
 import { EventBus } from './event-bus.js';
 import { badRequest, HttpError } from './http-error.js';
 import { JobQueue } from './job-queue.js';
+import { CONTROL, dispatchJsonRpc, isJsonRpc } from './json-rpc.js';
 import { parseBody, readBody } from './request-body.js';
 import { Router, type Reply } from './router.js';
 import { SseEndpoint } from './sse-endpoint.js';
@@ -194,6 +195,10 @@ async function handle(router: Router, guard: Guard, req: IncomingMessage, res: S
     if (method === 'POST' || method === 'PUT' || method === 'DELETE') {
       body = parseBody(method, req.headers['content-type'], await readBody(req));
     }
+    if (method === 'POST' && isJsonRpc(body)) {
+      send(res, await dispatchJsonRpc(router, url.pathname, { req, res, params: {}, query: url.searchParams, body }));
+      return;
+    }
     if (method === 'POST') {
       const override = body._method;
       if (override !== undefined && override !== null) {
@@ -206,7 +211,9 @@ async function handle(router: Router, guard: Guard, req: IncomingMessage, res: S
     if (match.kind === 'found') {
       reply = await match.handler({ req, res, params: match.params, query: url.searchParams, body });
     } else if (match.kind === 'method') {
-      reply = { status: 405, json: { error: `method ${method} not allowed here`, status: 405 }, headers: { Allow: match.allowed.join(', ') } };
+      // A resource with control actions takes them as POST (JSON-RPC).
+      const allowed = [...new Set(match.allowed.map((m) => (m === CONTROL ? 'POST' : m)))];
+      reply = { status: 405, json: { error: `method ${method} not allowed here`, status: 405 }, headers: { Allow: allowed.join(', ') } };
     } else if (method === 'GET' && !url.pathname.startsWith('/api/') && !url.pathname.startsWith('/sse/')) {
       const file = await readStatic(url.pathname);
       reply = file ? { status: 200, text: file.body, contentType: file.type } : notFoundReply(url.pathname);

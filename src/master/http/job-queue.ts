@@ -130,10 +130,10 @@ export class JobQueue {
     return job;
   }
 
-  /** A new job with the same worker, builder, steps and priority. */
-  rebuild(id: number): Job {
+  /** A new job with the same worker, builder and steps; the same priority unless one is given. */
+  rebuild(id: number, priority?: number): Job {
     const old = this.get(id);
-    return this.submit({ ...old.spec, priority: old.priority }, old.id);
+    return this.submit({ ...old.spec, priority: priority ?? old.priority }, old.id);
   }
 
   /** Change a queued job's priority and its place in the queue. */
@@ -149,7 +149,7 @@ export class JobQueue {
   }
 
   /** Cancel a queued job or interrupt a running one; 400 for a finished job. */
-  stop(id: number, why = 'interrupted by request'): StopOutcome {
+  stop(id: number, why: string = 'interrupted by request'): StopOutcome {
     const job = this.get(id);
     if (job.state === 'finished') throw badRequest(`job ${id} already finished (${job.result})`);
     job.cancelled = true;

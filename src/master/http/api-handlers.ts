@@ -3,6 +3,7 @@ import type { JobQueue } from './job-queue.js';
 import { parseJobSpec, parsePriority } from './job-spec.js';
 import { CONTROL, noSuchControl, type ControlContext } from './json-rpc.js';
 import { stepJSON, type Job } from './job.js';
+import type { LogStreams } from './log-stream.js';
 import type { Reply, RouteContext, Router } from './router.js';
 
 /**
@@ -28,7 +29,7 @@ function stepOf(job: Job, ctx: RouteContext) {
   return step;
 }
 
-export function registerApi(router: Router, jobs: JobQueue, defaultBuilder: string): void {
+export function registerApi(router: Router, jobs: JobQueue, defaultBuilder: string, logStreams: LogStreams): void {
   const p = API_PREFIX;
   router
     .add('GET', p, () =>
@@ -43,6 +44,7 @@ export function registerApi(router: Router, jobs: JobQueue, defaultBuilder: stri
           'POST jobs/:id {"jsonrpc": "2.0", "method": "stop"|"cancel"|"rebuild"|"reprioritize", "params": {...}, "id"}',
           'GET jobs/:id/steps[/:n[/logs]]',
           'GET jobs/:id/log[?offset=]',
+          'GET jobs/:id/log/sse[?offset=] (SSE: replay, live text, end)',
         ],
       }),
     )
@@ -106,6 +108,11 @@ export function registerApi(router: Router, jobs: JobQueue, defaultBuilder: stri
     .add('GET', `${p}/jobs/:id/steps/:step/logs`, (ctx) => {
       const step = stepOf(jobOf(jobs, ctx), ctx);
       return ok({ logs: step.run ? { ...step.run.logs } : {} });
+    })
+    .add('GET', `${p}/jobs/:id/log/sse`, (ctx) => {
+      const lastEventId = ctx.req.headers['last-event-id'];
+      const offset = ctx.query.get('offset') ?? (typeof lastEventId === 'string' ? lastEventId : null);
+      return logStreams.stream(jobOf(jobs, ctx), offset, ctx.res);
     })
     .add('GET', `${p}/jobs/:id/log`, (ctx) => {
       const job = jobOf(jobs, ctx);

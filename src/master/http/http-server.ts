@@ -9,6 +9,7 @@ import { EventBus } from './event-bus.js';
 import { badRequest, HttpError } from './http-error.js';
 import { JobQueue } from './job-queue.js';
 import { CONTROL, dispatchJsonRpc, isJsonRpc } from './json-rpc.js';
+import { LogStreams } from './log-stream.js';
 import { parseBody, readBody } from './request-body.js';
 import { Router, type Reply } from './router.js';
 import { SseEndpoint } from './sse-endpoint.js';
@@ -87,7 +88,8 @@ export async function startMasterHttp(o: MasterHttpOptions): Promise<MasterHttpS
     log: o.log,
   });
   const router = new Router();
-  registerApi(router, jobs, o.defaultBuilder ?? 'builder');
+  const logStreams = new LogStreams(bus);
+  registerApi(router, jobs, o.defaultBuilder ?? 'builder', logStreams);
   const sse = new SseEndpoint(bus);
   sse.register(router);
   const ws = new WsEndpoint(bus);
@@ -131,6 +133,7 @@ export async function startMasterHttp(o: MasterHttpOptions): Promise<MasterHttpS
     async close() {
       jobs.close();
       sse.close();
+      logStreams.close();
       ws.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

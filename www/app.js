@@ -4,7 +4,8 @@
 // the test master prints); requests that change something are JSON, as the server requires.
 'use strict';
 
-const api = (path, init) => fetch('/api/v1/' + path, init).then(async (r) => {
+// Every URL is relative to the page, so the page works under a proxy's path prefix (--base-url).
+const api = (path, init) => fetch('api/v1/' + path, init).then(async (r) => {
   const ct = r.headers.get('content-type') || '';
   const body = ct.includes('json') ? await r.json() : await r.text();
   if (r.status === 401) showLogin();
@@ -129,7 +130,10 @@ function showLogin() {
 }
 
 function connect() {
-  socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
+  const wsUrl = new URL('ws', location.href);
+  wsUrl.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  wsUrl.search = '';
+  socket = new WebSocket(wsUrl.href);
   socket.onopen = () => {
     $('conn').textContent = 'events: live';
     $('conn').className = 'badge on';

@@ -181,6 +181,7 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .option('--http-host <host>', 'interface of the HTTP server (other than loopback only with --token)', '127.0.0.1')
     .option('--token <token>', 'access token of the HTTP API (default: $WORKER_TEST_MASTER_TOKEN, else random, printed at start-up)')
     .option('--http-allow-host <name>', 'another name the HTTP server answers to, e.g. behind a proxy (repeatable)', collect, [] as string[])
+    .option('--base-url <url>', 'public address of the page behind a reverse proxy, e.g. https://ci.example.org/buildbot/')
     .option('--keep-jobs <n>', 'finished jobs kept in memory, oldest evicted first', String(DEFAULT_MAX_FINISHED_JOBS))
     .option('--keep-log-bytes <n>', 'bytes of finished jobs\' logs kept in memory, oldest evicted first', String(DEFAULT_MAX_FINISHED_LOG_BYTES))
     .option('--config <file>', 'JSON file: {"workers": {"name": "password"}, "builders": ["name"]}')
@@ -196,6 +197,7 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
         httpHost: string;
         token?: string;
         httpAllowHost: string[];
+        baseUrl?: string;
         keepJobs: string;
         keepLogBytes: string;
         config?: string;
@@ -223,6 +225,7 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
               httpHost: o.httpHost,
               token: o.token,
               allowHost: o.httpAllowHost,
+              baseUrl: o.baseUrl,
               keepJobs,
               keepLogBytes,
               config: o.config,

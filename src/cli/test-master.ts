@@ -34,6 +34,8 @@ export interface TestMasterCommandOptions {
   token?: string;
   /** More names the HTTP server answers to in `Host` (a reverse proxy's). */
   allowHost?: string[];
+  /** Public address of the page behind a reverse proxy (host allowed, path prefix accepted). */
+  baseUrl?: string;
   /** Finished jobs kept in memory; default DEFAULT_MAX_FINISHED_JOBS. */
   keepJobs?: number;
   /** Bytes of finished jobs' logs kept in memory; default DEFAULT_MAX_FINISHED_LOG_BYTES. */
@@ -149,6 +151,7 @@ export async function runTestMaster(opts: TestMasterCommandOptions, print: (line
         port: opts.httpPort,
         token,
         allowHosts: opts.allowHost,
+        baseUrl: opts.baseUrl,
         maxFinishedJobs: opts.keepJobs,
         maxFinishedLogBytes: opts.keepLogBytes,
         defaultBuilder: builderNames[0],

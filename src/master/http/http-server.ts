@@ -50,6 +50,12 @@ export interface MasterHttpOptions {
   token?: string;
   /** More names the server is reached under in `Host` (any port): e.g. a reverse proxy's name. */
   allowHosts?: readonly string[];
+  /**
+   * The public address of the page behind a reverse proxy, e.g. `https://ci.example.org/buildbot/`:
+   * its host is allowed in `Host` and `Origin`, and its path prefix is accepted (and stripped)
+   * on every request, whether or not the proxy strips it. The page uses relative URLs.
+   */
+  baseUrl?: string;
   log?: (line: string) => void;
 }
 
@@ -77,6 +83,7 @@ export async function startMasterHttp(o: MasterHttpOptions): Promise<MasterHttpS
     throw new ConfigError(`the HTTP API on ${host} would be reachable from other machines: give it an access token (--token or the environment), or listen on 127.0.0.1`);
   }
   const token = o.token === undefined ? generateToken() : checkToken(o.token);
+  const base = o.baseUrl === undefined ? undefined : parseBaseUrl(o.baseUrl);
   const bus = new EventBus();
   const jobs = new JobQueue({
     master: o.master,
@@ -105,7 +112,7 @@ export async function startMasterHttp(o: MasterHttpOptions): Promise<MasterHttpS
     });
   });
   server.on('upgrade', (req, socket, head) => {
-    if (pathOf(req) !== '/ws') return void socket.destroy();
+    if (guard.localPath(pathOf(req)) !== '/ws') return void socket.destroy();
     const refusal = guard.refusal(req, true);
     if (refusal) return refuseUpgrade(socket, refusal);
     ws.handleUpgrade(req, socket, head);
@@ -118,7 +125,7 @@ export async function startMasterHttp(o: MasterHttpOptions): Promise<MasterHttpS
     });
   });
   const port = (server.address() as AddressInfo).port;
-  guard = new Guard(new RequestOrigin(port, host, o.allowHosts), port, token);
+  guard = new Guard(new RequestOrigin(port, host, [...(o.allowHosts ?? []), ...(base ? [base.hostname] : [])], base ? [base.origin] : []), port, token, base?.pathname ?? '/');
   // A wildcard address is reached through loopback from this machine.
   const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
   const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
@@ -127,7 +134,7 @@ export async function startMasterHttp(o: MasterHttpOptions): Promise<MasterHttpS
     url,
     token,
     cookieName: cookieName(port),
-    pageUrl: `${url}/?token=${encodeURIComponent(token)}`,
+    pageUrl: `${base ? base.href : `${url}/`}?token=${encodeURIComponent(token)}`,
     jobs,
     bus,
     async close() {
@@ -143,6 +150,21 @@ export async function startMasterHttp(o: MasterHttpOptions): Promise<MasterHttpS
 
 const pathOf = (req: IncomingMessage): string => new URL(req.url ?? '/', 'http://x').pathname;
 
+/** Check a --base-url: an absolute http(s) URL; its path gets a trailing slash. */
+function parseBaseUrl(raw: string): URL {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new ConfigError(`the base URL must be an absolute http or https URL, got ${JSON.stringify(raw.slice(0, 100))}`);
+  }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.search || u.hash || u.username) {
+    throw new ConfigError(`the base URL must be a plain http or https URL (no query, fragment or credentials), got ${JSON.stringify(raw.slice(0, 100))}`);
+  }
+  if (!u.pathname.endsWith('/')) u.pathname += '/';
+  return u;
+}
+
 /** A refused request: status and reason. */
 interface Refusal {
   status: 401 | 403 | 421;
@@ -155,7 +177,16 @@ class Guard {
     readonly origin: RequestOrigin,
     readonly port: number,
     readonly token: string,
+    /** The base URL's path, ending in `/`. */
+    readonly basePath: string,
   ) {}
+
+  /** The path without the base URL's prefix (requests may come with or without it). */
+  localPath(pathname: string): string {
+    if (this.basePath === '/') return pathname;
+    if (pathname === this.basePath.slice(0, -1)) return '/';
+    return pathname.startsWith(this.basePath) ? pathname.slice(this.basePath.length - 1) : pathname;
+  }
 
   /** Why the request is refused, or undefined. `api`: the API, /ws or /sse (not the page's static files). */
   refusal(req: IncomingMessage, api: boolean): Refusal | undefined {
@@ -181,6 +212,7 @@ const isApiPath = (p: string): boolean => p === '/api' || p.startsWith('/api/') 
 
 async function handle(router: Router, guard: Guard, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://x');
+  url.pathname = guard.localPath(url.pathname);
   let method = req.method ?? 'GET';
   let reply: Reply;
   try {
@@ -244,7 +276,8 @@ function pageLogin(guard: Guard, url: URL): NonNullable<Reply> {
     return { status: 401, text: 'Wrong access token: open the address the test master printed at start-up.\n', headers: { 'WWW-Authenticate': 'Bearer' } };
   }
   url.searchParams.delete('token');
-  const location = url.pathname + (url.searchParams.size ? `?${url.searchParams.toString()}` : '');
+  // Relative, so it stays under whatever prefix a proxy put in front.
+  const location = `./${url.pathname.split('/').pop() ?? ''}${url.searchParams.size ? `?${url.searchParams.toString()}` : ''}`;
   return { status: 303, text: '', headers: { Location: location, 'Set-Cookie': tokenCookie(guard.port, guard.token) } };
 }
 

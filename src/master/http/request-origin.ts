@@ -43,11 +43,13 @@ export class RequestOrigin {
    * @param port the port the server listens on
    * @param listenHost the configured listen address; a wildcard adds this machine's name and addresses
    * @param extraHosts further names the server is reached under (`--http-allow-host`, e.g. behind a proxy)
+   * @param extraOrigins origins of pages served through a proxy (`--base-url`): the proxy may pass its own Host
    */
   constructor(
     private readonly port: number,
     listenHost: string,
     extraHosts: readonly string[] = [],
+    private readonly extraOrigins: readonly string[] = [],
   ) {
     for (const n of LOOPBACK_NAMES) this.ownNames.add(n);
     if (isWildcard(listenHost)) {
@@ -85,6 +87,7 @@ export class RequestOrigin {
       return false; // includes `null`: sandboxed frames, file: pages, redirects across origins
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+    if (this.extraOrigins.includes(url.origin)) return true;
     const host = parseHostHeader(req.headers.host ?? '');
     const from = parseHostHeader(url.host);
     if (!host || !from) return false;

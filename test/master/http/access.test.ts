@@ -167,7 +167,7 @@ describe('access to the test master API', () => {
     assert.equal(bad.headers['set-cookie'], undefined);
     const login = await raw(fx.web, 'GET', `/?job=3&token=${encodeURIComponent(fx.web.token)}`, {});
     assert.equal(login.status, 303);
-    assert.equal(login.headers.location, '/?job=3');
+    assert.equal(login.headers.location, './?job=3');
     const cookie = login.headers['set-cookie']?.[0] ?? '';
     assert.match(cookie, /HttpOnly/);
     assert.match(cookie, /SameSite=Strict/);
@@ -233,5 +233,37 @@ describe('start-up without a token off loopback', () => {
         await exited;
       }
     }
+  });
+});
+
+describe('behind a reverse proxy (--base-url)', () => {
+  let fx: HttpFixture;
+  before(async () => {
+    fx = await startFixture({ baseUrl: 'https://ci.example.org/buildbot' });
+  });
+  after(async () => {
+    await fx?.close();
+  });
+
+  test('the prefix is accepted with or without the proxy stripping it; the public host and origin are allowed', async () => {
+    assert.equal(fx.web.pageUrl, `https://ci.example.org/buildbot/?token=${encodeURIComponent(fx.web.token)}`);
+    assert.equal((await raw(fx.web, 'GET', '/buildbot/api/v1/workers', { ...authHeader(fx.web), Host: 'ci.example.org' })).status, 200);
+    assert.equal((await raw(fx.web, 'GET', '/api/v1/workers', authHeader(fx.web))).status, 200);
+    // The proxy may pass its own Host; the page's Origin is the public one.
+    const body = JSON.stringify({ worker: 'w-none', command: 'true' });
+    const json = { ...authHeader(fx.web), 'Content-Type': 'application/json' };
+    assert.equal((await raw(fx.web, 'POST', '/buildbot/api/v1/jobs', { ...json, Origin: 'https://ci.example.org' }, body)).status, 503);
+    assert.equal((await raw(fx.web, 'POST', '/buildbot/api/v1/jobs', { ...json, Origin: 'http://ci.example.org' }, body)).status, 403);
+    assert.equal((await raw(fx.web, 'POST', '/buildbot/api/v1/jobs', { ...json, Origin: EVIL }, body)).status, 403);
+    assert.equal((await raw(fx.web, 'GET', '/buildbot/api/v1/workers', { ...authHeader(fx.web), Host: 'other.example.org' })).status, 421);
+    const ws = new WebSocket(`${fx.web.url.replace(/^http/, 'ws')}/buildbot/ws`, { headers: { ...authHeader(fx.web), Origin: 'https://ci.example.org' } });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    ws.close();
+    const login = await raw(fx.web, 'GET', `/buildbot/?token=${encodeURIComponent(fx.web.token)}`, {});
+    assert.equal(login.status, 303);
+    assert.equal(login.headers.location, './');
   });
 });

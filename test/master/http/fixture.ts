@@ -23,6 +23,7 @@ export interface FixtureOptions {
   maxFinishedJobs?: number;
   maxFinishedLogBytes?: number;
   extraWorkers?: string[];
+  baseUrl?: string;
 }
 
 export async function startFixture(opts: FixtureOptions = {}): Promise<HttpFixture> {
@@ -37,6 +38,7 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<HttpFixtu
     maxQueuedPerWorker: opts.maxQueuedPerWorker,
     maxFinishedJobs: opts.maxFinishedJobs,
     maxFinishedLogBytes: opts.maxFinishedLogBytes,
+    baseUrl: opts.baseUrl,
   });
   let worker: LocalWorker | undefined;
   let tmp: string | undefined;

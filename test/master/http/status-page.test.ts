@@ -77,3 +77,34 @@ describe('status page in headless Chromium', { skip }, () => {
     }
   });
 });
+
+describe('status page under a proxy path prefix, in headless Chromium', { skip }, () => {
+  let fx: HttpFixture;
+  before(async () => {
+    fx = await startFixture({ protocol: 'msgpack', baseUrl: 'https://proxy.invalid/buildbot/' });
+  });
+  after(async () => {
+    await fx?.close();
+  });
+
+  test('relative URLs: the API, /ws and the form work under /buildbot/', async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+      const requests: string[] = [];
+      page.on('request', (r) => requests.push(new URL(r.url()).pathname));
+      await page.goto(`${fx.web.url}/buildbot/?token=${encodeURIComponent(fx.web.token)}`);
+      assert.equal(new URL(page.url()).pathname, '/buildbot/');
+      await page.locator('#conn.on').waitFor({ timeout: 20_000 });
+      await page.locator('#workers tbody tr', { hasText: fx.name }).waitFor({ timeout: 20_000 });
+      await page.locator('#submit-command').fill('echo under-a-prefix');
+      await page.locator('#submit button[type=submit]').click();
+      await page.locator('#log', { hasText: 'under-a-prefix' }).waitFor({ timeout: 20_000 });
+      const outside = requests.filter((p) => !p.startsWith('/buildbot/'));
+      assert.deepEqual(outside, [], 'every request stays under the prefix');
+    } finally {
+      await browser.close();
+    }
+  });
+});

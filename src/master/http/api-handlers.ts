@@ -32,6 +32,8 @@ function stepOf(job: Job, ctx: RouteContext) {
 export function registerApi(router: Router, jobs: JobQueue, defaultBuilder: string, logStreams: LogStreams): void {
   const p = API_PREFIX;
   router
+    // Discovery of the versioned roots, as Buildbot's /api lists its versions.
+    .add('GET', '/api', () => ok({ versions: [{ name: 'v1', url: 'api/v1' }] }))
     .add('GET', p, () =>
       ok({
         endpoints: [

@@ -76,8 +76,8 @@ function parseStep(raw: unknown, i: number): StepSpec {
 }
 
 /**
- * Check a job request (JSON body or form fields). `command` (a shell command line) is a
- * shorthand for one shell step; `steps` may be a JSON string in a form.
+ * Check a job request (a JSON body). `command` (a shell command line) is a shorthand for one
+ * shell step; `steps` and `priority` may also be given as strings (JSON, decimal).
  */
 export function parseJobSpec(body: Record<string, unknown>, defaultBuilder: string): JobSpec {
   const worker = body.worker;

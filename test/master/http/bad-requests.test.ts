@@ -67,6 +67,12 @@ describe('bad requests (no worker attached)', () => {
     assert.equal(m.headers.get('allow'), 'GET');
   });
 
+  test('/api lists the API versions', async () => {
+    const r = await call(fx.web, 'GET', '/api');
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body, { versions: [{ name: 'v1', url: 'api/v1' }] });
+  });
+
   test('bad query parameters → 400', async () => {
     const r = await call(fx.web, 'GET', '/api/v1/jobs?state=sleeping');
     assert.equal(r.status, 400);

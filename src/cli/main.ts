@@ -6,6 +6,7 @@ import { COMMAND_VERSION } from '../commands/version.js';
 import type { CreateWorkerOptions } from './create-worker.js';
 import { printStdout, UsageError, type Print } from './output.js';
 import { isWorkerDir } from './worker-dir.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../util/log.js';
 import fs from 'node:fs';
 
 /**
@@ -41,6 +42,26 @@ function checkWorkerDir(basedir: string, print: Print): boolean {
   return isWorkerDir(basedir, print);
 }
 
+interface StartCliOptions {
+  quiet?: boolean;
+  nodaemon?: boolean;
+  exitWhenIdle?: string;
+  metricsPort?: string;
+  metricsHost?: string;
+  logFormat?: LogFormat;
+  logLevel?: LogLevel;
+}
+
+/** `--log-format text|json` of start/restart (an addition: the Python worker has text only). */
+function logFormatOption(): Option {
+  return new Option('--log-format <format>', "twistd.log's format: Twisted's text lines, or pino's JSON lines").choices(LOG_FORMATS).default('text');
+}
+
+/** `--log-level` of start/restart (an addition): the least severe level logged. */
+function logLevelOption(): Option {
+  return new Option('--log-level <level>', 'the least severe messages logged').choices(LOG_LEVELS).default('info');
+}
+
 export function buildProgram(print: Print, setCode: (code: number) => void): Command {
   const program = new Command('buildbot-worker');
   program
@@ -53,11 +74,12 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
       '--version',
       'Display the version and exit',
     )
-    .option('--verbose', 'log to stderr too (accepted for compatibility)')
+    .option('--verbose', 'Also write the log to stderr (start/restart in the foreground)')
     .helpOption('-h, --help', 'Display this message')
     .showHelpAfterError(false)
     .exitOverride()
-    .configureOutput({ writeOut: (s) => print(s.replace(/\n$/, '')), writeErr: (s) => print(s.replace(/\n$/, '')) });
+    // Errors are printed once, by main(), with the usage like Python's; commander's own copy is dropped.
+    .configureOutput({ writeOut: (s) => print(s.replace(/\n$/, '')), writeErr: (s) => print(s.replace(/\n$/, '')), outputError: () => {} });
 
   program
     .command('create-worker')
@@ -102,16 +124,19 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .option('--exit-when-idle <seconds>', 'Stop (exit 0) once no command has run for this many seconds after attaching; for one-shot and latent containers (env WORKER_EXIT_WHEN_IDLE)')
     .option('--metrics-port <port>', 'Serve /metrics (Prometheus text) and /healthz on this port (env WORKER_METRICS_PORT; default: off)')
     .option('--metrics-host <host>', 'Interface of the metrics endpoint (env WORKER_METRICS_HOST; default 127.0.0.1)')
+    .addOption(logFormatOption())
+    .addOption(logLevelOption())
     .addOption(new Option('--daemon-child').hideHelp())
-    .action(async (args: string[], o: { quiet?: boolean; nodaemon?: boolean; daemonChild?: boolean; exitWhenIdle?: string; metricsPort?: string; metricsHost?: string }) => {
+    .action(async (args: string[], o: StartCliOptions & { daemonChild?: boolean }) => {
       const basedir = basedirOf(args);
       if (!checkWorkerDir(basedir, print)) return setCode(1);
+      const verbose = !!program.opts().verbose;
       if (o.daemonChild) {
         const { runWorker } = await import('./run-worker.js');
-        return setCode(await runWorker(basedir, { daemonChild: true, exitWhenIdle: o.exitWhenIdle, metricsPort: o.metricsPort, metricsHost: o.metricsHost }, print));
+        return setCode(await runWorker(basedir, { daemonChild: true, exitWhenIdle: o.exitWhenIdle, metricsPort: o.metricsPort, metricsHost: o.metricsHost, logFormat: o.logFormat, logLevel: o.logLevel }, print));
       }
       const { startWorker } = await import('./start.js');
-      setCode(await startWorker(basedir, o, print));
+      setCode(await startWorker(basedir, { ...o, verbose }, print));
     });
 
   program
@@ -145,7 +170,9 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .option('--wait <seconds>', 'How long to wait for the old worker to stop (default 10, with --graceful 3600)')
     .option('--metrics-port <port>', 'Serve /metrics (Prometheus text) and /healthz on this port (env WORKER_METRICS_PORT; default: off)')
     .option('--metrics-host <host>', 'Interface of the metrics endpoint (env WORKER_METRICS_HOST; default 127.0.0.1)')
-    .action(async (args: string[], o: { quiet?: boolean; nodaemon?: boolean; graceful?: boolean; wait?: string; metricsPort?: string; metricsHost?: string }) => {
+    .addOption(logFormatOption())
+    .addOption(logLevelOption())
+    .action(async (args: string[], o: StartCliOptions & { graceful?: boolean; wait?: string }) => {
       const basedir = basedirOf(args);
       const [{ parseWaitSeconds, stopWorker }, { startWorker }] = await Promise.all([import('./stop.js'), import('./start.js')]);
       const waitMs = parseWaitSeconds(o.wait);
@@ -154,7 +181,7 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
       const r = await stopWorker(basedir, { quiet, graceful: !!o.graceful, waitMs }, print);
       if (r === 'not-running' && !quiet) print('no old worker process found to stop');
       if (!quiet) print('now restarting worker process..');
-      setCode(await startWorker(basedir, o, print));
+      setCode(await startWorker(basedir, { ...o, verbose: !!program.opts().verbose }, print));
     });
 
   program

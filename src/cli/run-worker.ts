@@ -8,11 +8,11 @@ import { configFromEnvironment } from '../config/env-config.js';
 import { exitWhenIdleSeconds } from '../config/exit-when-idle.js';
 import { metricsEndpoint, type MetricsEndpoint } from '../config/metrics-endpoint.js';
 import { parseProxyAddress } from '../config/proxy-address.js';
-import { readTacFile } from '../config/tac-reader.js';
+import { loadTac, type LoadedTac } from '../config/tac-python.js';
 import type { WorkerConfig } from '../config/worker-config.js';
 import { ConfigError } from '../errors.js';
 import { systemClock } from '../util/clock.js';
-import { createWorkerLog } from '../util/log.js';
+import { LOG_FILE_NAME, PB_SYSTEM, createWorkerLog, type LogFormat, type LogLevel } from '../util/log.js';
 import { effectiveMaxDelay } from '../worker/backoff.js';
 import { WorkerBot } from '../worker/bot.js';
 import { WorkerMetrics } from '../worker/metrics.js';
@@ -23,21 +23,27 @@ import { sessionFactoryFor } from '../worker/session-factories.js';
 import { SHUTDOWN_FILE_NAME, ShutdownFileWatcher } from '../worker/shutdown-file.js';
 import { WORKER_VERSION } from '../worker/version.js';
 import type { Print } from './output.js';
-import { claimPidFile, releasePidFile } from './pid-file.js';
+import { TWISTD_ALREADY_RUNNING, claimPidFile, releasePidFile } from './pid-file.js';
 import { pid1Warning } from './pid1.js';
 
 /** A process that does not exit this long after the worker stopped is made to. */
 const EXIT_SAFETY_NET_MS = 2_000;
 
 /**
- * The configuration of `basedir`: its buildbot.tac, or — for containers, when there is no
+ * The configuration of `basedir`: its buildbot.tac (read by the built-in reader, or evaluated
+ * by python3 when the reader does not understand it), or — for containers, when there is no
  * tac and BUILDMASTER is set — the environment (`configFromEnvironment`).
  */
-export function loadConfig(basedir: string, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+export function loadConfig(basedir: string, env: NodeJS.ProcessEnv = process.env): LoadedTac {
+  let loaded: LoadedTac;
   if (!fs.existsSync(path.join(basedir, 'buildbot.tac')) && env.BUILDMASTER !== undefined) {
-    return configFromEnvironment({ ...env, BUILDBOT_BASEDIR: env.BUILDBOT_BASEDIR ?? basedir }, basedir);
+    loaded = { config: configFromEnvironment({ ...env, BUILDBOT_BASEDIR: env.BUILDBOT_BASEDIR ?? basedir }, basedir) };
+  } else loaded = loadTac(basedir, env);
+  const port = loaded.config.port;
+  if (port !== null && (!Number.isInteger(port) || port < 1 || port > 65535)) {
+    throw new ConfigError(`master port ${port} is not a port number: it must be between 1 and 65535`);
   }
-  return readTacFile(basedir, env);
+  return loaded;
 }
 
 export interface RunWorkerOptions {
@@ -48,13 +54,13 @@ export interface RunWorkerOptions {
   /** `--metrics-port` / `--metrics-host` as given; WORKER_METRICS_PORT/HOST, then the tac, when absent. */
   metricsPort?: string;
   metricsHost?: string;
+  /** `--log-format`: Twisted's text lines (default) or pino's JSON lines. */
+  logFormat?: LogFormat;
+  /** `--log-level`: pino level; default info. */
+  logLevel?: LogLevel;
+  /** `buildbot-worker --verbose`: the log goes to stderr too. */
+  verbose?: boolean;
 }
-
-const TWISTD_ALREADY_RUNNING = (pid: number) =>
-  `Another twistd server is running, PID ${pid}\n\n` +
-  'This could either be a previously started instance of your application or a\n' +
-  'different application entirely. To start a new one, either run it in some other\n' +
-  'directory, or use the --pidfile and --logfile parameters to avoid clashes.\n';
 
 /**
  * Run the worker in this process until it stops (`start --nodaemon`, and the daemon child
@@ -65,10 +71,12 @@ const TWISTD_ALREADY_RUNNING = (pid: number) =>
  */
 export async function runWorker(basedir: string, opts: RunWorkerOptions, print: Print): Promise<number> {
   let cfg: WorkerConfig;
+  let loaded: LoadedTac;
   let idleSeconds: number | null;
   let metricsAt: MetricsEndpoint | null;
   try {
-    cfg = loadConfig(basedir);
+    loaded = loadConfig(basedir);
+    cfg = loaded.config;
     idleSeconds = exitWhenIdleSeconds(opts.exitWhenIdle, process.env);
     metricsAt = metricsEndpoint({ port: opts.metricsPort, host: opts.metricsHost }, process.env, cfg);
   } catch (err) {
@@ -81,9 +89,15 @@ export async function runWorker(basedir: string, opts: RunWorkerOptions, print: 
   const workerEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) workerEnv[k] = v;
 
+  // twistd daemonizes with umask 077 unless told otherwise; the tac's `umask` applies after
+  // (Worker.startService), so twistd.pid is 0600 either way. In the foreground the inherited
+  // umask stays, as with `twistd --nodaemon`. See README "umask".
+  if (opts.daemonChild) process.umask(DAEMON_UMASK);
   const claim = claimPidFile(cfg.basedir);
   if (!claim.ok) {
     print(TWISTD_ALREADY_RUNNING(claim.running));
+    // The daemon child has no terminal: `start` follows twistd.log and shows it from there.
+    if (opts.daemonChild) appendQuietly(path.join(cfg.basedir, LOG_FILE_NAME), TWISTD_ALREADY_RUNNING(claim.running));
     return 1;
   }
   const { log, close } = createWorkerLog({
@@ -91,10 +105,19 @@ export async function runWorker(basedir: string, opts: RunWorkerOptions, print: 
     rotation: cfg.logRotation,
     stdout: cfg.logToStdout || !opts.daemonChild,
     secrets: [cfg.password, ...proxyPassword(cfg.proxyConnectionString)],
+    format: opts.logFormat,
+    level: opts.logLevel,
+    stderr: opts.verbose,
   });
+  // What the connection does is logged under Twisted's system of a PB client (docs/logging.md).
+  const sessionLog = cfg.protocol === 'pb' ? log.child({ system: PB_SYSTEM }) : log;
   const cleanups: Array<() => void> = [];
   try {
-    log.info('Log opened.');
+    // twistd's start-up lines (the tac was read before the log could be opened).
+    log.info('Loading buildbot.tac...');
+    if (loaded.evaluatedBy) log.info(`buildbot.tac evaluated with ${loaded.evaluatedBy.python}; the built-in reader said: ${loaded.evaluatedBy.readerError}`);
+    log.info('Loaded.');
+    log.info(`buildbot-worker-ts ${WORKER_VERSION} (${process.execPath} ${process.versions.node}) starting up.`);
     if (claim.stale) log.info(`Removing stale pidfile ${path.join(cfg.basedir, 'twistd.pid')} (pid ${claim.stale})`);
     log.info(`Starting Worker -- version: ${WORKER_VERSION}`);
     const asInit = pid1Warning();
@@ -131,9 +154,9 @@ export async function runWorker(basedir: string, opts: RunWorkerOptions, print: 
     }
 
     const registry = createRegistry();
-    const runner = new CommandRunner({ registry, clock: systemClock, log, workerEnv, metrics });
+    const runner = new CommandRunner({ registry, clock: systemClock, log: sessionLog, workerEnv, metrics });
     const bot = new WorkerBot(cfg.basedir, runner, {
-      log,
+      log: sessionLog,
       commandVersions: registry.versions(),
       environ: workerEnv,
       numcpus: cfg.numcpus,
@@ -149,7 +172,7 @@ export async function runWorker(basedir: string, opts: RunWorkerOptions, print: 
       bot,
       runner,
       clock: systemClock,
-      log,
+      log: sessionLog,
       maxRetries: cfg.maxretries,
       maxDelaySeconds: effectiveMaxDelay(cfg.maxdelay),
       exitWhenIdleMs: idleSeconds === null ? null : idleSeconds * 1000,
@@ -192,6 +215,17 @@ export async function runWorker(basedir: string, opts: RunWorkerOptions, print: 
     releasePidFile(cfg.basedir);
     close();
     setTimeout(() => process.exit(), EXIT_SAFETY_NET_MS).unref();
+  }
+}
+
+/** twistd's umask for a daemon (`twisted.scripts._twistd_unix.daemonize`). */
+export const DAEMON_UMASK = 0o077;
+
+function appendQuietly(file: string, text: string): void {
+  try {
+    fs.appendFileSync(file, text);
+  } catch {
+    /* nowhere else to say it */
   }
 }
 

@@ -2,10 +2,11 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LOG_FILE_NAME } from '../util/log.js';
+import { LOG_FILE_NAME, type LogFormat, type LogLevel } from '../util/log.js';
 import type { Print } from './output.js';
 import { LogFollower } from './log-follower.js';
 import { runWorker } from './run-worker.js';
+import { TWISTD_ALREADY_RUNNING, runningWorkerPid } from './pid-file.js';
 
 /** `start` waits this long for `message from master: attached` (Python's LogWatcher.TIMEOUT_DELAY). */
 export const START_TIMEOUT_MS = 10_000;
@@ -43,6 +44,11 @@ export interface StartOptions {
   /** `--metrics-port` / `--metrics-host`, as given (validated by the worker). */
   metricsPort?: string;
   metricsHost?: string;
+  /** `--log-format` / `--log-level`, validated by the CLI. */
+  logFormat?: LogFormat;
+  logLevel?: LogLevel;
+  /** `--verbose`: the foreground worker's log goes to stderr too. */
+  verbose?: boolean;
 }
 
 /**
@@ -52,7 +58,15 @@ export interface StartOptions {
  * 10 s pass (exit 1 with Python's hints). `--quiet` starts the daemon without following.
  */
 export async function startWorker(basedir: string, opts: StartOptions, print: Print): Promise<number> {
-  if (opts.nodaemon) return runWorker(basedir, { exitWhenIdle: opts.exitWhenIdle, metricsPort: opts.metricsPort, metricsHost: opts.metricsHost }, print);
+  if (opts.nodaemon) {
+    const { exitWhenIdle, metricsPort, metricsHost, logFormat, logLevel, verbose } = opts;
+    return runWorker(basedir, { exitWhenIdle, metricsPort, metricsHost, logFormat, logLevel, verbose }, print);
+  }
+  const running = runningWorkerPid(basedir);
+  if (running !== undefined) {
+    print(TWISTD_ALREADY_RUNNING(running));
+    return 1;
+  }
   const logFile = path.join(basedir, LOG_FILE_NAME);
   // Like Python's LogWatcher: make sure the file exists, then follow it from its current end.
   try {
@@ -65,6 +79,8 @@ export async function startWorker(basedir: string, opts: StartOptions, print: Pr
     ...(opts.exitWhenIdle !== undefined ? ['--exit-when-idle', opts.exitWhenIdle] : []),
     ...(opts.metricsPort !== undefined ? ['--metrics-port', opts.metricsPort] : []),
     ...(opts.metricsHost !== undefined ? ['--metrics-host', opts.metricsHost] : []),
+    ...(opts.logFormat !== undefined ? ['--log-format', opts.logFormat] : []),
+    ...(opts.logLevel !== undefined ? ['--log-level', opts.logLevel] : []),
   ];
   const child = spawn(process.execPath, [cliScript(), 'start', '--nodaemon', '--daemon-child', ...extra, basedir], {
     cwd: basedir,

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { LOG_FILE_NAME } from '../util/log.js';
 import { LogFollower } from './log-follower.js';
 import { UsageError, type Print } from './output.js';
-import { isAlive, readPid } from './pid-file.js';
+import { PID_FILE_NAME, isAlive, isWorkerOf, readPid } from './pid-file.js';
 
 /** Python polls once a second for up to 10 s (`scripts/stop.py`). */
 export const STOP_WAIT_MS = 10_000;
@@ -63,6 +63,11 @@ export async function stopWorker(basedir: string, opts: StopOptions, print: Prin
   const pid = readPid(basedir);
   if (pid === undefined) return 'not-running';
   const say = (line: string) => !opts.quiet && print(line);
+  // A stale pid file can name an unrelated process that reuses the pid: never signal it.
+  if (pid === process.pid || !isWorkerOf(pid, basedir)) {
+    if (isAlive(pid) && pid !== process.pid) say(`${PID_FILE_NAME} names process ${pid}, which is not a worker of ${basedir}: not signalling it`);
+    return 'not-running';
+  }
   // Followed from before the signal, so the worker's answer to it is shown too.
   const follower = opts.graceful ? new LogFollower(path.join(basedir, LOG_FILE_NAME)) : undefined;
   signal(pid, 'SIGTERM');

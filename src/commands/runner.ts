@@ -163,7 +163,7 @@ export class CommandRunner {
     const r = new RunningCommand(req, buffer, regexp, settings.maxLineLength);
     this.active.set(commandId, r);
     this.all.add(r);
-    log.info({ command: commandName }, 'startCommand');
+    log.info(` startCommand:${commandName} [id ${commandId}]`);
     void this.run(r, command, this.context(r, log));
   }
 
@@ -171,10 +171,11 @@ export class CommandRunner {
   async interrupt(commandId: string, why: string): Promise<void> {
     const r = this.active.get(commandId);
     if (!r) {
-      this.o.log.info({ commandId, why }, 'asked to interrupt a command, but none was running with that id');
+      this.o.log.info(`asked to interrupt current command: ${why}`);
+      this.o.log.info(' .. but none was running');
       return;
     }
-    this.o.log.info({ commandId, why }, 'asked to interrupt command');
+    this.o.log.info(`asked to interrupt current command: ${why}`);
     this.flushStreams(r);
     const flushed = r.buffer.flush();
     r.interrupted = true;
@@ -291,7 +292,7 @@ export class CommandRunner {
         r.completed = true;
         await r.buffer.flush();
         if (!r.silenced) {
-          ctx.log.info({ failed: failure !== null }, 'command complete');
+          ctx.log.info(`ProtocolCommandBase.command_complete (${failure === null ? 'success' : 'failure'}) <${r.req.commandName} command ${ctx.commandId}>`);
           await r.req.channel.complete(failure);
         }
       }

@@ -140,20 +140,28 @@ export class ShellCommand implements Command {
     }
     if (env['MACHTYPE'] !== 'i686-pc-msys') env['PWD'] = o.workdir;
 
-    header(o.fakeArgv.map(shellQuote).join(' ') + '\n');
+    // Each header line is also logged with one more leading space, as RunProcess does
+    // (docs/logging.md); the environment's values are not (they can hold build secrets).
+    const announce = (line: string) => {
+      ctx.log.info(' ' + line);
+      header(line + '\n');
+    };
+    ctx.log.info('RunProcess._startCommand');
+    announce(o.fakeArgv.map(shellQuote).join(' '));
     let where = ` in dir ${o.workdir}`;
     if (o.timeout) where += ` (timeout ${secs(o.timeout)})`;
     if (o.maxTime) where += ` (maxTime ${secs(o.maxTime)})`;
-    header(where + '\n');
-    header(` watching logfiles ${pyRepr(o.logfiles)}\n`);
+    announce(where);
+    announce(` watching logfiles ${pyRepr(o.logfiles)}`);
     const fakeRepr = '[' + o.fakeArgv.map((a) => pyBytesRepr(utf8.encode(a))).join(', ') + ']';
-    header(` argv: ${fakeRepr}\n`);
+    announce(` argv: ${fakeRepr}`);
     if (o.logEnviron) {
       const names = Object.keys(env).sort();
+      ctx.log.info(` environment: ${names.length} variables (values not logged): ${names.join(', ')}`);
       header(' environment:\n' + names.map((k) => `  ${k}=${env[k]}\n`).join(''));
     }
-    if (o.initialStdin) header(` writing ${o.initialStdin.length} bytes to stdin\n`);
-    header(` using PTY: ${usePty ? 'True' : 'False'}\n`);
+    if (o.initialStdin) announce(` writing ${o.initialStdin.length} bytes to stdin`);
+    announce(` using PTY: ${usePty ? 'True' : 'False'}`);
 
     let interruptSignal: NodeJS.Signals;
     try {
@@ -317,7 +325,7 @@ export class ShellCommand implements Command {
       await Promise.all(watchers.map((w) => w.stop()));
     }
     const elapsed = (clock.now() - startTime) / 1000;
-    ctx.log.info({ signal: exit.signal, rc: exit.code, elapsed }, 'command finished');
+    ctx.log.info({ system: '-' }, `command finished with signal ${exit.signal ?? 'None'}, exit code ${exit.code ?? 'None'}, elapsedTime: ${elapsed.toFixed(6)}`);
     let rc = exit.code ?? -1;
     if (killed && rc === 0) rc = -1;
     if (exit.signal !== null) {

@@ -32,6 +32,7 @@ export function parseMasterArgument(arg: string): { host: string; port: number }
   const trimmed = port.trim();
   if (!/^[-+]?[0-9]+(_[0-9]+)*$/.test(trimmed)) throw new ConfigError(`invalid master port '${port}', needs to be a number`);
   const n = Number(trimmed.replace(/_/g, ''));
-  if (!Number.isSafeInteger(n) || n < 0 || n > 65535) throw new ConfigError(`invalid master port '${port}', needs to be a number`);
+  // Python accepts any int here and fails only when connecting; a port outside 1-65535 can never work.
+  if (!Number.isSafeInteger(n) || n < 1 || n > 65535) throw new ConfigError(`invalid master port '${port}', must be between 1 and 65535`);
   return { host, port: n };
 }

@@ -3,11 +3,14 @@ import pino, { type Logger } from 'pino';
 import { RotatingFile } from './rotating-file.js';
 
 /**
- * The worker's logger: pino records formatted as Twisted-style text lines
- * (`2024-01-01T12:00:00+0100 [-] message`), so twistd.log reads like the Python worker's and
- * the lines users grep for (`message from master: attached`, `will retry in`) are there.
- * Written to `<basedir>/twistd.log` with size rotation and/or to stdout. The password never
- * reaches a destination: known fields are redacted by pino and the literal text is masked.
+ * The worker's logger: pino records formatted as Twisted's text lines
+ * (`2024-01-01 12:00:00+0100 [-] message`, `[Broker,client]` for what the PB connection
+ * does), so twistd.log reads like the Python worker's and the lines users and scrapers grep
+ * for (`message from master: attached`, `command finished with signal None, exit code 0,
+ * elapsedTime: ...`) are there; or, with `--log-format json`, pino's JSON lines. Written to
+ * `<basedir>/twistd.log` with size rotation and/or to stdout (and stderr with `--verbose`).
+ * The password never reaches a destination: known fields are redacted by pino and the
+ * literal text is masked. See docs/logging.md.
  */
 
 export const LOG_FILE_NAME = 'twistd.log';
@@ -24,10 +27,24 @@ export interface LogOptions {
   stdout?: boolean;
   /** Texts to mask wherever they appear (the worker password). */
   secrets?: string[];
-  level?: pino.Level;
+  level?: LogLevel;
+  /** `text` (Twisted's lines, the default) or `json` (pino's JSON lines). */
+  format?: LogFormat;
+  /** Also write every line to stderr (`buildbot-worker --verbose`, like Twisted's startLogging(sys.stderr)). */
+  stderr?: boolean;
   /** Where stdout lines go (tests). */
   stdoutWrite?: (line: string) => void;
 }
+
+export type LogFormat = 'text' | 'json';
+export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
+export type LogLevel = pino.Level | 'silent';
+export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** Twisted's log "system" of what a PB client connection logs. */
+export const PB_SYSTEM = 'Broker,client';
+/** The text log's system label of the `protocol` binding the sessions put on their loggers. */
+const SYSTEM_OF_PROTOCOL: Record<string, string> = { pb: PB_SYSTEM };
 
 export interface WorkerLog {
   log: Logger;
@@ -40,20 +57,21 @@ function pad(n: number, w = 2): string {
   return String(n).padStart(w, '0');
 }
 
-/** Twisted's timestamp: local time with a ±HHMM offset. */
+/** Twisted's timestamp (`%Y-%m-%d %H:%M:%S%z`): local time with a ±HHMM offset. */
 export function twistedTimestamp(ms: number): string {
   const d = new Date(ms);
   const off = -d.getTimezoneOffset();
   const sign = off >= 0 ? '+' : '-';
   const a = Math.abs(off);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${sign}${pad(Math.floor(a / 60))}${pad(a % 60)}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${sign}${pad(Math.floor(a / 60))}${pad(a % 60)}`;
 }
 
-const SKIP_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'err', 'system', 'protocol']);
+/** Fields the text line does not repeat (commandId: the Python worker's command lines carry none; JSON keeps it). */
+const SKIP_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'err', 'system', 'protocol', 'commandId']);
 
 /** One pino JSON record → one text line (plus the error's stack lines). */
 export function formatRecord(rec: Record<string, unknown>): string {
-  const system = typeof rec.system === 'string' ? rec.system : typeof rec.protocol === 'string' ? rec.protocol : '-';
+  const system = typeof rec.system === 'string' ? rec.system : typeof rec.protocol === 'string' ? SYSTEM_OF_PROTOCOL[rec.protocol] ?? rec.protocol : '-';
   let line = `${twistedTimestamp(typeof rec.time === 'number' ? rec.time : Date.now())} [${system}] ${rec.msg ?? ''}`;
   const extras: string[] = [];
   for (const [k, v] of Object.entries(rec)) {
@@ -87,15 +105,19 @@ export function createWorkerLog(opts: LogOptions): WorkerLog {
   const file = opts.basedir ? new RotatingFile(path.join(opts.basedir, LOG_FILE_NAME), rotation.rotateLength, rotation.maxRotatedFiles) : undefined;
   const toStdout = opts.stdout || !file;
   const stdoutWrite = opts.stdoutWrite ?? ((line: string) => void process.stdout.write(line));
+  const json = opts.format === 'json';
   const destination = {
-    write(json: string): void {
+    write(record: string): void {
       let line: string;
-      try {
-        line = formatRecord(JSON.parse(maskSecrets(json, secrets)) as Record<string, unknown>);
-      } catch {
-        line = json;
+      if (json) line = maskSecrets(record, secrets);
+      else {
+        try {
+          line = formatRecord(JSON.parse(maskSecrets(record, secrets)) as Record<string, unknown>);
+        } catch {
+          line = record;
+        }
+        line = maskSecrets(line, secrets);
       }
-      line = maskSecrets(line, secrets);
       try {
         file?.write(line);
       } catch {
@@ -106,6 +128,13 @@ export function createWorkerLog(opts: LogOptions): WorkerLog {
           stdoutWrite(line);
         } catch {
           /* stdout closed */
+        }
+      }
+      if (opts.stderr) {
+        try {
+          process.stderr.write(line);
+        } catch {
+          /* stderr closed */
         }
       }
     },

@@ -138,6 +138,7 @@ export class WorkerService {
       this.session = session;
       this.o.metrics?.loggedIn(this.o.clock.now());
       this.log.info('Connected to buildmaster; worker is ready');
+      if (this.o.keepaliveSeconds > 0) this.log.info(`sending application-level keepalives every ${this.o.keepaliveSeconds} seconds`);
       this.idleExit?.start();
       const reason = await session.closed;
       this.session = undefined;
@@ -164,7 +165,7 @@ export class WorkerService {
       return false;
     }
     const delay = backoffDelay(failures, this.random, { maxDelay: this.o.maxDelaySeconds ?? DEFAULT_BACKOFF.maxDelay });
-    this.log.info(`Scheduling retry ${failures} to connect in ${delay.toFixed(2)} seconds; will retry in ${Math.round(delay)} seconds`);
+    this.log.info({ system: '-' }, `Scheduling retry ${failures} to connect in ${delay.toFixed(2)} seconds; will retry in ${Math.round(delay)} seconds`);
     await this.sleepUnlessStopped(delay * 1000);
     return this.stopping === 'no';
   }

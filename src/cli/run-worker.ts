@@ -203,7 +203,11 @@ export async function runWorker(basedir: string, opts: RunWorkerOptions, print: 
     log.info(`connecting to ${transport.host}:${transport.port} as ${cfg.workername} (protocol ${cfg.protocol})`);
     const end = await service.run();
     if (end === 'idle') log.info('Worker stopped: idle (exit when idle)');
-    log.info(end === 'gave-up' ? 'Worker stopped: no connection to the master (maxretries reached)' : 'Server Shut Down.');
+    if (end === 'gave-up') log.info('Worker stopped: no connection to the master (maxretries reached)');
+    else {
+      log.info('Main loop terminated.');
+      log.info('Server Shut Down.');
+    }
     process.exitCode = end === 'gave-up' ? 1 : 0;
     return process.exitCode;
   } finally {

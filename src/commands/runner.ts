@@ -292,7 +292,11 @@ export class CommandRunner {
         r.completed = true;
         await r.buffer.flush();
         if (!r.silenced) {
-          ctx.log.info(`ProtocolCommandBase.command_complete (${failure === null ? 'success' : 'failure'}) <${r.req.commandName} command ${ctx.commandId}>`);
+          // The Python worker completes a shell command from its process's end, outside the connection's log context.
+          ctx.log.info(
+            r.req.commandName === 'shell' ? { system: '-' } : {},
+            `ProtocolCommandBase.command_complete (${failure === null ? 'success' : 'failure'}) <${r.req.commandName} command ${ctx.commandId}>`,
+          );
           await r.req.channel.complete(failure);
         }
       }

@@ -37,8 +37,8 @@ test('twistd.log gets Twisted-style text lines; stdout too when asked', () => {
   log.child({ protocol: 'pb' }).warn({ attempt: 3 }, 'will retry in 5 seconds');
   close();
   const text = fs.readFileSync(path.join(dir, 'twistd.log'), 'utf8');
-  assert.match(text, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} \[-\] message from master: attached\n/);
-  assert.match(text, /\[pb\] will retry in 5 seconds \(attempt=3\)\n$/);
+  assert.match(text, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[+-]\d{4} \[-\] message from master: attached\n/);
+  assert.match(text, /\[Broker,client\] will retry in 5 seconds \(attempt=3\)\n$/);
   assert.equal(out.join(''), text);
 });
 
@@ -57,4 +57,29 @@ test('the password is redacted from fields and masked in free text', () => {
 test('formatRecord keeps extra fields and uses the system binding', () => {
   const line = formatRecord({ level: 30, time: 0, msg: 'hello', system: 'command 3', rc: 0 });
   assert.match(line, /\[command 3\] hello \(rc=0\)\n$/);
+});
+
+test("the timestamp is Twisted's: local time, a space, the ±HHMM offset", () => {
+  const line = formatRecord({ level: 30, time: Date.UTC(2026, 11, 1, 21, 33, 59), msg: 'x' });
+  const d = new Date(Date.UTC(2026, 11, 1, 21, 33, 59));
+  const off = -d.getTimezoneOffset();
+  const p = (n: number) => String(n).padStart(2, '0');
+  const want = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}${off >= 0 ? '+' : '-'}${p(Math.floor(Math.abs(off) / 60))}${p(Math.abs(off) % 60)}`;
+  assert.equal(line, `${want} [-] x\n`);
+  if (off === 0) assert.equal(line, '2026-12-01 21:33:59+0000 [-] x\n');
+});
+
+test('json format writes pino records (masked); stderr gets the same lines when asked', () => {
+  const dir = tmp();
+  const { log, close } = createWorkerLog({ basedir: dir, format: 'json', secrets: ['hunter22'] });
+  log.child({ commandId: '3' }).info('login with hunter22');
+  close();
+  const rec = JSON.parse(fs.readFileSync(path.join(dir, 'twistd.log'), 'utf8')) as Record<string, unknown>;
+  assert.equal(rec.msg, 'login with <redacted>');
+  assert.equal(rec.commandId, '3');
+  assert.equal(rec.level, 30);
+});
+
+test('text lines leave out the commandId binding (JSON keeps it)', () => {
+  assert.equal(formatRecord({ level: 30, time: 0, msg: ' startCommand:shell [id 3]', commandId: '3', system: 'Broker,client' }).replace(/^.*? \[/, '['), '[Broker,client]  startCommand:shell [id 3]\n');
 });

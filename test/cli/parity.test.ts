@@ -169,3 +169,31 @@ test('daemon: umask 077 (build outputs -rw-------, twistd.pid 0600); --nodaemon 
     await master.close();
   }
 });
+
+test('a hand-edited tac (password read from a file, a helper) is evaluated by python3 and the worker attaches', { skip: fs.existsSync('/usr/bin/python3') ? false : 'no python3' }, async () => {
+  const master = await startTestMaster({ workers: { w1: 'tac-file-secret' }, msgpackPort: null });
+  try {
+    const dir = createWorker(`127.0.0.1:${master.pbPort}`, [], 'placeholder');
+    const secret = path.join(path.dirname(dir), 'secret');
+    fs.writeFileSync(secret, 'tac-file-secret\n', { mode: 0o600 });
+    const tac = path.join(dir, 'buildbot.tac');
+    const edited = fs
+      .readFileSync(tac, 'utf8')
+      .replace("passwd = 'placeholder'", `def read_secret(p):\n    with open(p) as f:\n        return f.read().strip()\n\npasswd = read_secret(${JSON.stringify(secret)})`);
+    assert.notEqual(edited, fs.readFileSync(tac, 'utf8'));
+    fs.writeFileSync(tac, edited);
+    const attached = master.waitForWorker('w1', { timeoutMs: 30_000 });
+    const run = cliAsync(['start', '--nodaemon', dir]);
+    try {
+      await attached;
+      const log = readLog(dir);
+      assert.match(log, /\[-\] buildbot\.tac evaluated with \S*python3; the built-in reader said: /);
+      assert.ok(!log.includes('tac-file-secret') && !run.output().includes('tac-file-secret'), 'the password is not logged');
+    } finally {
+      await cliRun(['stop', dir]);
+      await run.exited;
+    }
+  } finally {
+    await master.close();
+  }
+});

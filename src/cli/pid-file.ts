@@ -48,7 +48,7 @@ const WORKER_PROGRAM = /(^|\/)([^/]*worker[^/]*|twistd[^/]*)$/;
  * the basedir. A pid file left by a worker that died can name any process once the pid is
  * reused (pid 1 in a restarted container); trusting it would block `start` and make `stop`
  * signal that process. Without /proc (not Linux) the pid is trusted when it is alive, as
- * twistd does. See docs/cli.md "twistd.pid".
+ * twistd does. See README "twistd.pid, umask and twistd.log".
  */
 export function isWorkerOf(pid: number, basedir: string): boolean {
   if (!isAlive(pid)) return false;

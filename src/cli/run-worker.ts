@@ -91,7 +91,7 @@ export async function runWorker(basedir: string, opts: RunWorkerOptions, print: 
 
   // twistd daemonizes with umask 077 unless told otherwise; the tac's `umask` applies after
   // (Worker.startService), so twistd.pid is 0600 either way. In the foreground the inherited
-  // umask stays, as with `twistd --nodaemon`. See README "umask".
+  // umask stays, as with `twistd --nodaemon`. See README "twistd.pid, umask and twistd.log".
   if (opts.daemonChild) process.umask(DAEMON_UMASK);
   const claim = claimPidFile(cfg.basedir);
   if (!claim.ok) {

@@ -7,12 +7,12 @@ import { startTestMaster } from '../../src/master/test-master.js';
 import { cli, cliRun, tempdir, waitFor } from './cli-helpers.js';
 
 /**
- * twistd.log against the Python worker's: test/fixtures/python-worker-3.7-twistd.log is the
+ * twistd.log against the Python worker's: test/fixtures/python-worker-3.7-twistd-log.txt is the
  * log of Debian's buildbot-worker 3.7 started as a daemon against a real 3.7 master that ran
  * a build with one shell step (environment trimmed). Each shape below must match a line of
  * that file and a line of ours, in the same order.
  */
-const PYTHON_LOG = fileURLToPath(new URL('../../../test/fixtures/python-worker-3.7-twistd.log', import.meta.url));
+const PYTHON_LOG = fileURLToPath(new URL('../../../test/fixtures/python-worker-3.7-twistd-log.txt', import.meta.url));
 
 const STEP = "echo hello stdout; echo hello stderr >&2";
 /** [Twisted log system, message]: the variable parts are regexps. */

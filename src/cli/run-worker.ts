@@ -12,7 +12,7 @@ import { loadTac, type LoadedTac } from '../config/tac-python.js';
 import type { WorkerConfig } from '../config/worker-config.js';
 import { ConfigError } from '../errors.js';
 import { systemClock } from '../util/clock.js';
-import { LOG_FILE_NAME, PB_SYSTEM, createWorkerLog, type LogFormat, type LogLevel } from '../util/log.js';
+import { LOG_FILE_NAME, MSGPACK_SYSTEM, PB_SYSTEM, createWorkerLog, type LogFormat, type LogLevel } from '../util/log.js';
 import { effectiveMaxDelay } from '../worker/backoff.js';
 import { WorkerBot } from '../worker/bot.js';
 import { WorkerMetrics } from '../worker/metrics.js';
@@ -109,8 +109,8 @@ export async function runWorker(basedir: string, opts: RunWorkerOptions, print: 
     level: opts.logLevel,
     stderr: opts.verbose,
   });
-  // What the connection does is logged under Twisted's system of a PB client (docs/logging.md).
-  const sessionLog = cfg.protocol === 'pb' ? log.child({ system: PB_SYSTEM }) : log;
+  // What the connection does is logged under the Python worker's Twisted system of its client (docs/logging.md).
+  const sessionLog = log.child({ system: cfg.protocol === 'pb' ? PB_SYSTEM : MSGPACK_SYSTEM });
   const cleanups: Array<() => void> = [];
   try {
     // twistd's start-up lines (the tac was read before the log could be opened).

@@ -92,6 +92,11 @@ export async function startWorker(basedir: string, opts: StartOptions, print: Pr
   child.on('error', () => (exited = 1));
   child.unref();
   if (opts.quiet) return 0;
+  if (opts.logLevel !== undefined && !['trace', 'debug', 'info'].includes(opts.logLevel)) {
+    // The line that confirms the start is an info line: there is nothing to wait for.
+    print(`Not following twistd.log: --log-level ${opts.logLevel} leaves out '${ATTACHED_MARKER}'.`);
+    return 0;
+  }
 
   print('Following twistd.log until startup finished..');
   const deadline = Date.now() + START_TIMEOUT_MS;

@@ -41,10 +41,12 @@ export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
 export type LogLevel = pino.Level | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-/** Twisted's log "system" of what a PB client connection logs. */
+/** Twisted's log "system" of what the Python worker's PB client connection logs. */
 export const PB_SYSTEM = 'Broker,client';
+/** The same for its msgpack (autobahn WebSocket) client connection. */
+export const MSGPACK_SYSTEM = 'BuildbotWebSocketClientProtocol,client';
 /** The text log's system label of the `protocol` binding the sessions put on their loggers. */
-const SYSTEM_OF_PROTOCOL: Record<string, string> = { pb: PB_SYSTEM };
+const SYSTEM_OF_PROTOCOL: Record<string, string> = { pb: PB_SYSTEM, msgpack: MSGPACK_SYSTEM };
 
 export interface WorkerLog {
   log: Logger;

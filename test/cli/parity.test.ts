@@ -78,6 +78,15 @@ test('--log-format json writes pino JSON lines, --log-level filters; bad values 
   assert.ok(!text.includes('Starting Worker'), text);
   assert.match(text, /giving up: 1 connection attempt/);
 
+  // A daemon whose level hides the 'attached' line is not followed (nothing would confirm it).
+  const daemon = await cliRun(['start', '--log-level', 'warn', dir]);
+  try {
+    assert.equal(daemon.code, 0, daemon.stdout);
+    assert.equal(daemon.stdout, "Not following twistd.log: --log-level warn leaves out 'message from master: attached'.\n");
+  } finally {
+    await cliRun(['stop', dir]); // it also gives up by itself (maxretries 1)
+  }
+
   const bad = cli(['start', '--log-format', 'xml', dir]);
   assert.equal(bad.code, 1);
   assert.ok(bad.stdout.includes("option '--log-format <format>' argument 'xml' is invalid"), bad.stdout);

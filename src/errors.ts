@@ -19,6 +19,47 @@ export class ProtocolError extends WorkerError {
   }
 }
 
+/**
+ * Bytes the banana decoder refuses (`docs/protocol/pb.md` §2.4); `code` is one of
+ * BANANA_ERROR_CODES.
+ */
+export class BananaError extends ProtocolError {}
+
+/** Error codes of BananaError. */
+export const BANANA_ERROR_CODES = {
+  /** A type byte outside 0x80..0x87. */
+  typeByte: 'ERR_BANANA_TYPE_BYTE',
+  /** A prefix of more than MAX_BANANA_PREFIX_DIGITS digits. */
+  prefix: 'ERR_BANANA_PREFIX',
+  /** A list longer than MAX_BANANA_LIST_LENGTH. */
+  listLength: 'ERR_BANANA_LIST_LENGTH',
+  /** A byte string longer than MAX_BANANA_STRING_BYTES. */
+  stringLength: 'ERR_BANANA_STRING_LENGTH',
+  /** VOCAB outside the pb dialect, or an index the vocabulary does not have. */
+  vocab: 'ERR_BANANA_VOCAB',
+  /** Lists nested deeper than MAX_BANANA_DEPTH. */
+  depth: 'ERR_BANANA_DEPTH',
+  /** One expression with more values or bytes than the decoder's budget allows. */
+  budget: 'ERR_BANANA_BUDGET',
+  /** An integer beyond ±(2^448 - 1) to encode. */
+  intRange: 'ERR_BANANA_INT_RANGE',
+  /** A value banana has no token for (text, boolean, object, ...). */
+  unencodable: 'ERR_BANANA_UNENCODABLE',
+  /** A failure of the decoder itself (a bug), wrapped so callers see one error type. */
+  internal: 'ERR_BANANA',
+} as const;
+
+/** A msgpack message the decoder refuses (`docs/protocol/msgpack.md` §2); `code` is one of MSGPACK_ERROR_CODES. */
+export class MsgpackError extends ProtocolError {}
+
+/** Error codes of MsgpackError. */
+export const MSGPACK_ERROR_CODES = {
+  /** Not exactly one well-formed msgpack map. */
+  malformed: 'ERR_MSGPACK',
+  /** More bytes or values in one message than the decoder's budget allows. */
+  budget: 'ERR_MSGPACK_BUDGET',
+} as const;
+
 /** The master refused our credentials. */
 export class AuthError extends WorkerError {
   constructor(message: string, options?: ErrorOptions) {

@@ -1,5 +1,5 @@
 import { ProtocolError } from '../errors.js';
-import { BananaDecoder, encodeBanana, type Dialect, type SExp } from './banana.js';
+import { BananaDecoder, DIALECT_MESSAGE_BUDGET, MESSAGE_BUDGET, encodeBanana, type Dialect, type SExp } from './banana.js';
 
 /**
  * A banana byte stream with dialect negotiation (`docs/protocol/pb.md` §2.6): the
@@ -18,7 +18,8 @@ export interface BananaFramingOptions {
 }
 
 export abstract class BananaFraming {
-  private readonly decoder = new BananaDecoder('none');
+  // The first expression is only a dialect offer or choice: a tiny budget until it is agreed.
+  private readonly decoder = new BananaDecoder('none', DIALECT_MESSAGE_BUDGET);
   private agreed: Dialect | undefined;
 
   constructor(protected readonly opts: BananaFramingOptions) {}
@@ -58,6 +59,7 @@ export abstract class BananaFraming {
   private agree(dialect: Dialect): void {
     this.agreed = dialect;
     this.decoder.dialect = dialect;
+    this.decoder.budget = MESSAGE_BUDGET;
     this.opts.onNegotiated(dialect);
   }
 }

@@ -1,4 +1,4 @@
-import { ProtocolError } from '../errors.js';
+import { BANANA_ERROR_CODES, BananaError, ProtocolError } from '../errors.js';
 import { PyFloat } from '../values.js';
 
 /**
@@ -45,25 +45,38 @@ const INT_LIMIT = 2 ** 31;
 /** Largest magnitude the encoder sends: 128^64 - 1 (§2.2). */
 const LONG_LIMIT = (1n << 448n) - 1n;
 
-/** Error codes of the ProtocolErrors raised here. */
-export const BananaErrorCode = {
-  /** A type byte outside 0x80..0x87. */
-  typeByte: 'ERR_BANANA_TYPE_BYTE',
-  /** A prefix of more than MAX_BANANA_PREFIX_DIGITS digits. */
-  prefix: 'ERR_BANANA_PREFIX',
-  /** A list longer than MAX_BANANA_LIST_LENGTH. */
-  listLength: 'ERR_BANANA_LIST_LENGTH',
-  /** A byte string longer than MAX_BANANA_STRING_BYTES. */
-  stringLength: 'ERR_BANANA_STRING_LENGTH',
-  /** VOCAB outside the pb dialect, or an index the vocabulary does not have. */
-  vocab: 'ERR_BANANA_VOCAB',
-  /** Lists nested deeper than MAX_BANANA_DEPTH. */
-  depth: 'ERR_BANANA_DEPTH',
-  /** An integer beyond ±(2^448 - 1) to encode. */
-  intRange: 'ERR_BANANA_INT_RANGE',
-  /** A value banana has no token for (text, boolean, object, ...). */
-  unencodable: 'ERR_BANANA_UNENCODABLE',
-} as const;
+/** Error codes of the BananaErrors raised here (defined with the error type in src/errors.ts). */
+export const BananaErrorCode = BANANA_ERROR_CODES;
+
+/**
+ * Most values (list, integer, float, string tokens) in one top-level expression. Twisted
+ * bounds only each list (SIZE_LIMIT), so one expression could hold 640K lists of 640K
+ * values; each value costs this side a slot or an object however few bytes it took on
+ * the wire. The largest real expressions are a command's arguments (an argv near Linux's
+ * 2 MB ARG_MAX in short words, an environment) and a getWorkerInfo answer: tens of
+ * thousands of values at most; 128K leaves headroom (`docs/protocol/pb.md` §2.4).
+ */
+export const MAX_BANANA_MESSAGE_NODES = 128 * 1024;
+/**
+ * Most wire bytes in one top-level expression: the largest real one carries one
+ * transfer block or `initial_stdin`, a string of at most MAX_BANANA_STRING_BYTES, plus the
+ * rest of a command's arguments; twice the string limit leaves room for those.
+ */
+export const MAX_BANANA_MESSAGE_BYTES = 2 * MAX_BANANA_STRING_BYTES;
+/**
+ * Budget of the first expression, the dialect offer or choice (§2.6): a list of a few
+ * short names (Twisted sends `["pb", "none"]`). A peer that opens with anything bigger is
+ * not a PB peer; the budget refuses it before it costs memory.
+ */
+export const DIALECT_MESSAGE_BUDGET: Readonly<BananaBudget> = Object.freeze({ nodes: 16, bytes: 256 });
+/** Budget of every PB expression. */
+export const MESSAGE_BUDGET: Readonly<BananaBudget> = Object.freeze({ nodes: MAX_BANANA_MESSAGE_NODES, bytes: MAX_BANANA_MESSAGE_BYTES });
+
+/** Per-expression limits of a decoder: values and wire bytes. */
+export interface BananaBudget {
+  nodes: number;
+  bytes: number;
+}
 
 /** The `pb` dialect vocabulary, by index (§2.5); index 0 is unused. */
 export const PB_VOCABULARY: readonly string[] = [
@@ -113,15 +126,32 @@ interface OpenList {
 }
 
 /**
+ * Values the decoder hands out shared rather than new per occurrence, so that a stream
+ * of one-byte tokens cannot make it allocate an object per byte. They are frozen or
+ * empty: consumers read decoded expressions and never mutate them.
+ */
+const EMPTY_STRING: Buffer = Buffer.alloc(0);
+const EMPTY_LIST: SExp[] = Object.freeze([]) as unknown as SExp[];
+
+/**
  * Incremental banana decoder. `push` hands it bytes as they arrive, `next` returns the
  * next complete top-level expression (or undefined until more bytes arrive). Decoding
- * happens in `next`, so a change of `dialect` between two calls applies to every byte
- * not yet decoded, as the dialect switch requires (§2.6). Any malformed input throws a
- * ProtocolError; the decoder then stays failed (the stream cannot be resynchronised).
+ * happens in `next`, so a change of `dialect` or `budget` between two calls applies to
+ * every byte not yet decoded, as the dialect switch requires (§2.6). Any malformed input,
+ * or an expression beyond the budget, throws a BananaError; the decoder then stays failed
+ * (the stream cannot be resynchronised).
+ *
+ * Memory: a string's bytes are kept as the received chunks until the string is complete
+ * (never allocated from its declared length), the empty string, the empty list and
+ * vocabulary words are shared, and each expression may hold at most `budget.nodes`
+ * values and `budget.bytes` wire bytes; so what the decoder holds is bounded by a small
+ * multiple of the bytes received, and by the budget (`docs/protocol/pb.md` §2.4).
  */
 export class BananaDecoder {
   /** Dialect used for the bytes decoded from now on. */
   dialect: Dialect;
+  /** Limits of each top-level expression decoded from now on. */
+  budget: Readonly<BananaBudget>;
 
   private readonly chunks: Uint8Array[] = [];
   /** Index in `chunks` of the chunk being read (consumed ones are dropped in batches). */
@@ -131,15 +161,21 @@ export class BananaDecoder {
 
   /** Prefix digits of the token being read (least significant first). */
   private digits: number[] = [];
-  /** Payload being filled (STRING bytes or FLOAT's 8 bytes); undefined when reading a token head. */
-  private payload: Buffer | undefined;
+  /** Length of the payload being read (STRING bytes or FLOAT's 8); -1 when reading a token head. */
+  private payloadLength = -1;
+  /** The payload's bytes received so far, as views of the received chunks. */
+  private pieces: Uint8Array[] = [];
   private payloadIsFloat = false;
   private filled = 0;
   private readonly stack: OpenList[] = [];
   private failure: ProtocolError | undefined;
+  /** Values and wire bytes of the top-level expression being read. */
+  private nodes = 0;
+  private bytes = 0;
 
-  constructor(dialect: Dialect = 'none') {
+  constructor(dialect: Dialect = 'none', budget: Readonly<BananaBudget> = MESSAGE_BUDGET) {
     this.dialect = dialect;
+    this.budget = budget;
   }
 
   /** Queue received bytes (kept by reference until decoded). */
@@ -165,7 +201,12 @@ export class BananaDecoder {
 
   /** Whether the decoder is between two top-level expressions (nothing partially read). */
   get idle(): boolean {
-    return this.stack.length === 0 && this.digits.length === 0 && this.payload === undefined && this.buffered === 0;
+    return this.stack.length === 0 && this.digits.length === 0 && this.payloadLength < 0 && this.buffered === 0;
+  }
+
+  /** What the expression being read has used of the budget so far. */
+  get used(): { nodes: number; bytes: number } {
+    return { nodes: this.nodes, bytes: this.bytes };
   }
 
   /** The next complete top-level expression, or undefined when more bytes are needed. */
@@ -174,9 +215,11 @@ export class BananaDecoder {
     try {
       return this.step();
     } catch (err) {
-      this.failure = err instanceof ProtocolError ? err : new ProtocolError(`banana decoding failed: ${(err as Error).message}`, 'ERR_BANANA', { cause: err });
+      this.failure = err instanceof ProtocolError ? err : new BananaError(`banana decoding failed: ${(err as Error).message}`, BANANA_ERROR_CODES.internal, { cause: err });
       this.chunks.length = 0;
       this.head = 0;
+      this.pieces = [];
+      this.stack.length = 0;
       throw this.failure;
     }
   }
@@ -184,14 +227,16 @@ export class BananaDecoder {
   private step(): SExp | undefined {
     while (this.head < this.chunks.length) {
       const chunk = this.chunks[this.head]!;
-      if (this.payload) {
-        const n = Math.min(this.payload.length - this.filled, chunk.length - this.offset);
-        this.payload.set(chunk.subarray(this.offset, this.offset + n), this.filled);
+      if (this.payloadLength >= 0) {
+        const n = Math.min(this.payloadLength - this.filled, chunk.length - this.offset);
+        this.pieces.push(chunk.subarray(this.offset, this.offset + n));
         this.filled += n;
         this.advance(n);
-        if (this.filled < this.payload.length) continue;
-        const payload = this.payload;
-        this.payload = undefined;
+        if (this.filled < this.payloadLength) continue;
+        // One copy into a buffer of its own, so a small string does not keep a large chunk alive.
+        const payload = this.pieces.length === 1 ? Buffer.from(this.pieces[0]!) : Buffer.concat(this.pieces, this.payloadLength);
+        this.pieces = [];
+        this.payloadLength = -1;
         const value = this.payloadIsFloat ? new PyFloat(payload.readDoubleBE(0)) : payload;
         const done = this.complete(value);
         if (done !== undefined) return done;
@@ -201,7 +246,7 @@ export class BananaDecoder {
       this.advance(1);
       if (byte < 0x80) {
         if (this.digits.length >= MAX_BANANA_PREFIX_DIGITS) {
-          throw new ProtocolError(`banana prefix longer than ${MAX_BANANA_PREFIX_DIGITS} bytes`, BananaErrorCode.prefix);
+          throw new BananaError(`banana prefix longer than ${MAX_BANANA_PREFIX_DIGITS} bytes`, BananaErrorCode.prefix);
         }
         this.digits.push(byte);
         continue;
@@ -213,6 +258,8 @@ export class BananaDecoder {
   }
 
   private advance(n: number): void {
+    this.bytes += n;
+    if (this.bytes > this.budget.bytes) this.overBudget();
     this.offset += n;
     if (this.offset < this.chunks[this.head]!.length) return;
     this.offset = 0;
@@ -226,19 +273,36 @@ export class BananaDecoder {
     }
   }
 
+  private overBudget(): never {
+    throw new BananaError(
+      `banana expression exceeds its budget of ${this.budget.nodes} values and ${this.budget.bytes} bytes`,
+      BananaErrorCode.budget,
+    );
+  }
+
+  /** Start reading a payload of `length` bytes (checked against the budget before any is kept). */
+  private startPayload(length: number, isFloat: boolean): undefined {
+    if (this.bytes + length > this.budget.bytes) this.overBudget();
+    this.payloadLength = length;
+    this.payloadIsFloat = isFloat;
+    this.filled = 0;
+    return undefined;
+  }
+
   /** Handle a type byte; returns a top-level expression if this token completed one. */
   private token(typeByte: number): SExp | undefined {
     const value = prefixValue(this.digits);
-    this.digits = [];
+    this.digits.length = 0;
+    if (typeByte >= LIST && typeByte <= VOCAB && ++this.nodes > this.budget.nodes) this.overBudget();
     switch (typeByte) {
       case LIST: {
         if (value > MAX_BANANA_LIST_LENGTH) {
-          throw new ProtocolError(`banana list of ${value} elements exceeds ${MAX_BANANA_LIST_LENGTH}`, BananaErrorCode.listLength);
+          throw new BananaError(`banana list of ${value} elements exceeds ${MAX_BANANA_LIST_LENGTH}`, BananaErrorCode.listLength);
         }
         if (this.stack.length >= MAX_BANANA_DEPTH) {
-          throw new ProtocolError(`banana lists nested deeper than ${MAX_BANANA_DEPTH}`, BananaErrorCode.depth);
+          throw new BananaError(`banana lists nested deeper than ${MAX_BANANA_DEPTH}`, BananaErrorCode.depth);
         }
-        if (value === 0) return this.complete([]);
+        if (value === 0) return this.complete(EMPTY_LIST);
         this.stack.push({ items: [], remaining: Number(value) });
         return undefined;
       }
@@ -251,28 +315,23 @@ export class BananaDecoder {
         return this.complete(value === 0 ? 0 : -value);
       case STRING: {
         if (value > MAX_BANANA_STRING_BYTES) {
-          throw new ProtocolError(`banana string of ${value} bytes exceeds ${MAX_BANANA_STRING_BYTES}`, BananaErrorCode.stringLength);
+          throw new BananaError(`banana string of ${value} bytes exceeds ${MAX_BANANA_STRING_BYTES}`, BananaErrorCode.stringLength);
         }
-        if (value === 0) return this.complete(Buffer.alloc(0));
-        this.payload = Buffer.allocUnsafe(Number(value));
-        this.payloadIsFloat = false;
-        this.filled = 0;
-        return undefined;
+        if (value === 0) return this.complete(EMPTY_STRING);
+        return this.startPayload(Number(value), false);
       }
       case FLOAT:
         // Twisted writes no prefix before FLOAT and ignores one if present.
-        this.payload = Buffer.allocUnsafe(8);
-        this.payloadIsFloat = true;
-        this.filled = 0;
-        return undefined;
+        return this.startPayload(8, true);
       case VOCAB: {
-        if (this.dialect !== 'pb') throw new ProtocolError(`banana VOCAB token in dialect '${this.dialect}'`, BananaErrorCode.vocab);
+        if (this.dialect !== 'pb') throw new BananaError(`banana VOCAB token in dialect '${this.dialect}'`, BananaErrorCode.vocab);
         const word = typeof value === 'number' && value > 0 ? VOCAB_WORDS[value] : undefined;
-        if (word === undefined) throw new ProtocolError(`banana VOCAB index ${value} is not in the pb vocabulary`, BananaErrorCode.vocab);
+        if (word === undefined) throw new BananaError(`banana VOCAB index ${value} is not in the pb vocabulary`, BananaErrorCode.vocab);
+        // A fresh copy: a consumer that changes a decoded string must not change the vocabulary.
         return this.complete(Buffer.from(word));
       }
       default:
-        throw new ProtocolError(`invalid banana type byte 0x${typeByte.toString(16)}`, BananaErrorCode.typeByte);
+        throw new BananaError(`invalid banana type byte 0x${typeByte.toString(16)}`, BananaErrorCode.typeByte);
     }
   }
 
@@ -281,7 +340,11 @@ export class BananaDecoder {
     let v = value;
     for (;;) {
       const top = this.stack[this.stack.length - 1];
-      if (!top) return v;
+      if (!top) {
+        this.nodes = 0;
+        this.bytes = 0;
+        return v;
+      }
       top.items.push(v);
       top.remaining -= 1;
       if (top.remaining > 0) return undefined;
@@ -387,7 +450,7 @@ function encodeInto(w: Writer, expr: SExp, dialect: Dialect, depth: number): voi
       }
     }
     if (expr.length > MAX_BANANA_STRING_BYTES) {
-      throw new ProtocolError(`byte string is too long to send (${expr.length} > ${MAX_BANANA_STRING_BYTES})`, BananaErrorCode.stringLength);
+      throw new BananaError(`byte string is too long to send (${expr.length} > ${MAX_BANANA_STRING_BYTES})`, BananaErrorCode.stringLength);
     }
     w.prefix(expr.length);
     w.byte(STRING);
@@ -396,15 +459,15 @@ function encodeInto(w: Writer, expr: SExp, dialect: Dialect, depth: number): voi
   }
   if (Array.isArray(expr)) {
     if (expr.length > MAX_BANANA_LIST_LENGTH) {
-      throw new ProtocolError(`list is too long to send (${expr.length} > ${MAX_BANANA_LIST_LENGTH})`, BananaErrorCode.listLength);
+      throw new BananaError(`list is too long to send (${expr.length} > ${MAX_BANANA_LIST_LENGTH})`, BananaErrorCode.listLength);
     }
-    if (depth >= MAX_BANANA_DEPTH) throw new ProtocolError(`lists nested deeper than ${MAX_BANANA_DEPTH} (a cycle?)`, BananaErrorCode.depth);
+    if (depth >= MAX_BANANA_DEPTH) throw new BananaError(`lists nested deeper than ${MAX_BANANA_DEPTH} (a cycle?)`, BananaErrorCode.depth);
     w.prefix(expr.length);
     w.byte(LIST);
     for (const e of expr) encodeInto(w, e, dialect, depth + 1);
     return;
   }
-  throw new ProtocolError(`banana cannot send ${describe(expr)}`, BananaErrorCode.unencodable);
+  throw new BananaError(`banana cannot send ${describe(expr)}`, BananaErrorCode.unencodable);
 }
 
 function encodeFloat(w: Writer, x: number): void {
@@ -414,7 +477,7 @@ function encodeFloat(w: Writer, x: number): void {
 
 function encodeInt(w: Writer, n: number | bigint): void {
   if (typeof n === 'bigint' && (n > LONG_LIMIT || n < -LONG_LIMIT)) {
-    throw new ProtocolError('int is too large to send (beyond ±(2^448 - 1))', BananaErrorCode.intRange);
+    throw new BananaError('int is too large to send (beyond ±(2^448 - 1))', BananaErrorCode.intRange);
   }
   const negative = n < 0;
   const magnitude = negative ? -n : n;

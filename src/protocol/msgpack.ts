@@ -1,5 +1,8 @@
 import { Packr, Unpackr } from 'msgpackr';
-import { ProtocolError } from '../errors.js';
+import { MSGPACK_ERROR_CODES, MsgpackError } from '../errors.js';
+import { countMsgpackValues } from './msgpack-budget.js';
+
+export { MAX_MSGPACK_MESSAGE_NODES, countMsgpackValues } from './msgpack-budget.js';
 import { PyFloat, PyTuple, type PyValue } from '../values.js';
 
 /**
@@ -7,7 +10,12 @@ import { PyFloat, PyTuple, type PyValue } from '../values.js';
  * Pure and synchronous: one WebSocket binary message in, one value out.
  */
 
-/** Largest WebSocket message we accept from the peer (the transport enforces it as `maxPayload`). */
+/**
+ * Largest WebSocket message we accept from the peer (the transport enforces it as
+ * `maxPayload`), the byte budget of one message. Bytes cost at most about their size once
+ * decoded (a str twice, as UTF-16); what amplifies is the number of values, bounded
+ * by MAX_MSGPACK_MESSAGE_NODES.
+ */
 export const MAX_MSGPACK_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 // §2.2: Python's msgpack writes fixmap/map16 by size, str for text, bin for bytes.
@@ -25,22 +33,24 @@ export function encodeMessage(message: MsgpackMessage): Buffer {
 
 /**
  * Decode one message. Anything but a single map (trailing bytes, other types, invalid
- * UTF-8 in str) raises ProtocolError with code ERR_MSGPACK.
+ * UTF-8 in str) raises MsgpackError `malformed`; more bytes or values than the budget,
+ * MsgpackError `budget` (counted before decoding, so the decoder never allocates for them).
  */
 export function decodeMessage(payload: Uint8Array): MsgpackMessage {
   if (payload.length > MAX_MSGPACK_MESSAGE_BYTES) {
-    throw new ProtocolError(`msgpack message of ${payload.length} bytes exceeds ${MAX_MSGPACK_MESSAGE_BYTES}`, 'ERR_MSGPACK');
+    throw new MsgpackError(`msgpack message of ${payload.length} bytes exceeds ${MAX_MSGPACK_MESSAGE_BYTES}`, MSGPACK_ERROR_CODES.budget);
   }
+  countMsgpackValues(payload);
   let values: unknown[];
   try {
     values = unpackr.unpackMultiple(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)) as unknown[];
   } catch (err) {
-    throw new ProtocolError(`malformed msgpack message: ${(err as Error).message}`, 'ERR_MSGPACK', { cause: err });
+    throw new MsgpackError(`malformed msgpack message: ${(err as Error).message}`, MSGPACK_ERROR_CODES.malformed, { cause: err });
   }
-  if (values.length !== 1) throw new ProtocolError(`expected one msgpack value per message, got ${values.length}`, 'ERR_MSGPACK');
+  if (values.length !== 1) throw new MsgpackError(`expected one msgpack value per message, got ${values.length}`, MSGPACK_ERROR_CODES.malformed);
   const value = values[0];
   if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array || value instanceof Map) {
-    throw new ProtocolError('msgpack message is not a map', 'ERR_MSGPACK');
+    throw new MsgpackError('msgpack message is not a map', MSGPACK_ERROR_CODES.malformed);
   }
   return value as MsgpackMessage;
 }

@@ -306,9 +306,11 @@ test(`strings: ${MAX_BANANA_STRING_BYTES} bytes pass both ways, one more is refu
   assert.equal(dec.idle, false);
 });
 
-test(`lists: ${MAX_BANANA_LIST_LENGTH} elements pass both ways, one more is refused by both sides`, () => {
+test(`lists: ${MAX_BANANA_LIST_LENGTH} elements pass both ways (beyond the default budget), one more is refused by both sides`, () => {
   const max: SExp[] = new Array<SExp>(MAX_BANANA_LIST_LENGTH).fill(0);
-  assert.deepEqual(decodeAll(encodeBanana(max, 'pb'), 'pb'), [max]);
+  const unlimited = new BananaDecoder('pb', { nodes: Infinity, bytes: Infinity });
+  assert.deepEqual(unlimited.feed(encodeBanana(max, 'pb')), [max]);
+  assert.throws(() => decodeAll(encodeBanana(max, 'pb'), 'pb'), bananaError(BananaErrorCode.budget));
   assert.throws(() => encodeBanana([...max, 0], 'pb'), bananaError(BananaErrorCode.listLength));
   assert.throws(() => new BananaDecoder('pb').feed(hex('01002880')), bananaError(BananaErrorCode.listLength));
 });

@@ -68,12 +68,26 @@ function tcpConnect(
   });
 }
 
+/**
+ * What the certificate is checked against: the master's address as the user gave it,
+ * whether the stream is direct or a proxy tunnel. Without `host`, Node checks a wrapped
+ * socket's certificate against "localhost" — a `DNS:localhost` certificate passed for
+ * 127.0.0.1 and an `IP:127.0.0.1` one failed. An IP address is matched against the
+ * certificate's IP SANs and sent as no SNI (RFC 6066 forbids address literals there); a
+ * name is both the SNI and what the certificate must name.
+ */
+export function tlsIdentity(host: string, servername?: string): { host: string; servername?: string } {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (servername !== undefined) return { host: bare, servername };
+  return net.isIP(bare) ? { host: bare } : { host: bare, servername: bare };
+}
+
 function tlsWrap(socket: Duplex, opts: TransportOptions, timeoutMs: number): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const t = opts.tls!;
     const secure = tls.connect({
       socket,
-      servername: t.servername ?? (net.isIP(opts.host) ? undefined : opts.host),
+      ...tlsIdentity(opts.host, t.servername),
       ca: t.ca,
       rejectUnauthorized: t.rejectUnauthorized ?? true,
     });

@@ -136,3 +136,92 @@ test('TLS verifies the master certificate: refused without the CA, accepted with
   s.destroy();
   server.close();
 });
+
+/** A self-signed certificate (its own CA) naming exactly `san`; undefined without openssl. */
+function selfSigned(dir: string, name: string, san: string): { key: Buffer; cert: Buffer } | undefined {
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`,
+      '-addext', `subjectAltName=${san}`, '-keyout', path.join(dir, `${name}.key`), '-out', path.join(dir, `${name}.pem`)], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  return { key: readFileSync(path.join(dir, `${name}.key`)), cert: readFileSync(path.join(dir, `${name}.pem`)) };
+}
+
+/** A CONNECT proxy that answers at once and then splices (TLS clients speak first). */
+async function plainProxy(): Promise<{ server: net.Server; port: number }> {
+  const server = net.createServer((client) => {
+    let head = '';
+    const onData = (d: Buffer) => {
+      head += d.toString('latin1');
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      client.off('data', onData);
+      const [, target] = /^CONNECT (\S+) /.exec(head)!;
+      const idx = target.lastIndexOf(':');
+      const upstream = net.connect(Number(target.slice(idx + 1)), target.slice(0, idx).replace(/^\[|\]$/g, ''), () => {
+        client.write('HTTP/1.1 200 Connection established\r\n\r\n');
+        const rest = Buffer.from(head.slice(end + 4), 'latin1');
+        if (rest.length > 0) upstream.write(rest);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      const close = () => (client.destroy(), upstream.destroy());
+      upstream.on('error', close);
+      client.on('error', close);
+    };
+    client.on('data', onData);
+  });
+  return { server, port: await listen(server) };
+}
+
+test('TLS checks the certificate against the address given: an IP against IP SANs (no SNI), a name against DNS SANs, directly and through a proxy', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tls-id-'));
+  const dnsOnly = selfSigned(dir, 'localhost', 'DNS:localhost');
+  const ipOnly = selfSigned(dir, 'ip-only', 'IP:127.0.0.1');
+  if (!dnsOnly || !ipOnly) {
+    t.skip('openssl is not available to make test certificates');
+    return;
+  }
+  const sni: Array<string | false | null> = [];
+  const open = new Set<net.Socket>();
+  const serve = async (pair: { key: Buffer; cert: Buffer }) => {
+    const server = tls.createServer(pair, (s) => {
+      sni.push(s.servername);
+      s.end('secure');
+    });
+    server.on('tlsClientError', () => {});
+    // Dropped in `finally`, so that a failed assertion cannot leave the test hanging on a socket.
+    server.on('connection', (c: net.Socket) => (open.add(c), c.on('close', () => open.delete(c))));
+    return { server, port: await listen(server as unknown as net.Server) };
+  };
+  const dnsServer = await serve(dnsOnly);
+  const ipServer = await serve(ipOnly);
+  const proxy = await plainProxy();
+  const trust = { ca: [dnsOnly.cert, ipOnly.cert] };
+  try {
+    for (const via of [undefined, { host: '127.0.0.1', port: proxy.port }]) {
+      const where = via ? 'through the proxy' : 'directly';
+      // A certificate for DNS:localhost does not vouch for 127.0.0.1.
+      await assert.rejects(connectStream({ host: '127.0.0.1', port: dnsServer.port, tls: trust, proxy: via }), (e: any) => e.code === 'ERR_TLS' && /IP: 127\.0\.0\.1/.test(e.message), where);
+      // One with IP:127.0.0.1 does, and no SNI is sent for an address.
+      sni.length = 0;
+      const s = await connectStream({ host: '127.0.0.1', port: ipServer.port, tls: trust, proxy: via });
+      assert.equal((await readSome(s, 6)).toString(), 'secure', where);
+      s.destroy();
+      assert.deepEqual(sni, [false], where);
+      // A name: the DNS SAN must match and is the SNI.
+      sni.length = 0;
+      const n = await connectStream({ host: 'localhost', port: dnsServer.port, tls: trust, proxy: via });
+      assert.equal((await readSome(n, 6)).toString(), 'secure', where);
+      n.destroy();
+      assert.deepEqual(sni, ['localhost'], where);
+      await assert.rejects(connectStream({ host: 'localhost', port: ipServer.port, tls: trust, proxy: via }), (e: any) => e.code === 'ERR_TLS', where);
+    }
+  } finally {
+    for (const c of open) c.destroy();
+    dnsServer.server.close();
+    ipServer.server.close();
+    proxy.server.close();
+  }
+});

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
+import fsPromises, { chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rename, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
+import type { PathLike } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -468,6 +470,34 @@ describe('downloadFile', () => {
     assert.equal(ctx.text('stderr'), `Download of '${path}' failed: reader went away\n`);
     assert.equal(await readFile(path, 'utf8'), 'old');
     assert.deepEqual(await leftovers(dir), []);
+  });
+
+  it('applies the mode to the file it opened, not to what its path names afterwards', async () => {
+    const dir = await fresh('down-mode-handle');
+    const path = join(dir, 'f');
+    const victim = join(dir, 'victim');
+    await writeFile(victim, 'keep');
+    await chmod(victim, 0o600);
+    // Swap the temporary file for a symlink to the victim right after the command opens it,
+    // as another local user could: the open is wrapped through the builtin's ESM bindings.
+    const realOpen = fsPromises.open;
+    fsPromises.open = (async (file: PathLike, ...rest: Parameters<typeof realOpen> extends [unknown, ...infer R] ? R : never) => {
+      const handle = await realOpen(file, ...rest);
+      if (String(file).endsWith('.download')) {
+        await rename(String(file), `${String(file)}.moved`);
+        await symlink(victim, String(file));
+      }
+      return handle;
+    }) as typeof realOpen;
+    syncBuiltinESMExports();
+    try {
+      await download({ path, blocksize: 1000, mode: 0o777 }, new MemoryReader(Buffer.from('new')));
+    } finally {
+      fsPromises.open = realOpen;
+      syncBuiltinESMExports();
+    }
+    assert.equal((await stat(victim)).mode & 0o777, 0o600);
+    assert.equal(await readFile(victim, 'utf8'), 'keep');
   });
 
   it('without mode, an existing file keeps its mode', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CommandError } from '../../errors.js';
 import type { Command, CommandArgs, CommandContext, RemoteReader } from '../context.js';
@@ -105,7 +105,9 @@ async function createTemp(path: string, temp: string, mode: number | null): Prom
   const finalMode = mode ?? (existing ? existing.mode & 0o7777 : null);
   if (finalMode !== null) {
     try {
-      await chmod(temp, finalMode);
+      // On the handle: by path, a temporary file swapped for a symlink after the open would
+      // hand its mode to whatever the link points at.
+      await file.chmod(finalMode);
     } catch (err) {
       await file.close().catch(() => undefined);
       cannotOpen(err);

@@ -43,19 +43,90 @@ export function pyBytesRepr(b: Uint8Array): string {
   return out + String.fromCharCode(quote);
 }
 
-/** `repr()` of the JSON-like values commands receive (dict, list, str, number, bool, None). */
-export function pyRepr(v: unknown): string {
-  if (v === null || v === undefined) return 'None';
-  if (v === true) return 'True';
-  if (v === false) return 'False';
-  if (typeof v === 'string') return pyStrRepr(v);
-  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
-  if (v instanceof Uint8Array) return pyBytesRepr(v);
-  if (Array.isArray(v)) return '[' + v.map(pyRepr).join(', ') + ']';
-  if (typeof v === 'object') {
-    return '{' + Object.entries(v as Record<string, unknown>).map(([k, x]) => `${pyStrRepr(k)}: ${pyRepr(x)}`).join(', ') + '}';
+/**
+ * Caps of pyRepr. Values from the master may share parts (PB references): 552 bytes of
+ * them nested a list of itself twice per level and expanded to a 37 MB repr. The text is
+ * for a header line or an error message, so it stops at MAX_REPR_LENGTH characters
+ * (then "...") and MAX_REPR_DEPTH levels (then "[...]" or "{...}", as Python's reprlib
+ * shows recursion); the work stops with it.
+ */
+export const MAX_REPR_LENGTH = 16 * 1024;
+export const MAX_REPR_DEPTH = 32;
+
+/** Accumulates text up to a length, then ignores the rest. */
+class CappedText {
+  private readonly parts: string[] = [];
+  private length = 0;
+  full = false;
+
+  constructor(private readonly max: number) {}
+
+  /** Characters that may still be added. */
+  get room(): number {
+    return this.max - this.length;
   }
-  return String(v);
+
+  add(text: string): void {
+    if (this.full) return;
+    if (text.length > this.room) {
+      this.parts.push(text.slice(0, this.room));
+      this.length = this.max;
+      this.full = true;
+      return;
+    }
+    this.parts.push(text);
+    this.length += text.length;
+  }
+
+  toString(): string {
+    return this.parts.join('') + (this.full ? '...' : '');
+  }
+}
+
+/**
+ * `repr()` of the JSON-like values commands receive (dict, list, str, number, bool,
+ * None), at most `maxLength` characters (plus "..." when cut) and MAX_REPR_DEPTH levels.
+ */
+export function pyRepr(v: unknown, maxLength: number = MAX_REPR_LENGTH): string {
+  const out = new CappedText(maxLength);
+  reprInto(out, v, 0);
+  return out.toString();
+}
+
+function reprInto(out: CappedText, v: unknown, depth: number): void {
+  if (out.full) return;
+  if (v === null || v === undefined) return out.add('None');
+  if (v === true) return out.add('True');
+  if (v === false) return out.add('False');
+  // Only as much of a long string as can still show (one more character marks the cut).
+  if (typeof v === 'string') return out.add(pyStrRepr(v.length > out.room ? v.slice(0, out.room + 1) : v));
+  if (typeof v === 'number' || typeof v === 'bigint') return out.add(String(v));
+  if (v instanceof Uint8Array) return out.add(pyBytesRepr(v.length > out.room ? v.subarray(0, out.room + 1) : v));
+  if (Array.isArray(v)) {
+    if (depth >= MAX_REPR_DEPTH) return out.add('[...]');
+    out.add('[');
+    for (let i = 0; i < v.length && !out.full; i++) {
+      if (i > 0) out.add(', ');
+      reprInto(out, v[i], depth + 1);
+    }
+    return out.add(']');
+  }
+  if (typeof v === 'object') {
+    if (depth >= MAX_REPR_DEPTH) return out.add('{...}');
+    out.add('{');
+    let first = true;
+    for (const k in v) {
+      if (out.full) break;
+      if (!Object.hasOwn(v, k)) continue;
+      if (!first) out.add(', ');
+      first = false;
+      out.add(pyStrRepr(k.length > out.room ? k.slice(0, out.room + 1) : k));
+      out.add(': ');
+      reprInto(out, (v as Record<string, unknown>)[k], depth + 1);
+    }
+    return out.add('}');
+  }
+  return out.add(String(v));
 }
 
 const UNSAFE = /[^\w@%+=:,./-]/;

@@ -32,6 +32,8 @@ export type PyLiteral = string | number | boolean | null;
 
 const SIMPLE_ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', '\\': '\\', "'": "'", '"': '"', a: '\x07', b: '\b', f: '\f', v: '\v', '0': '\0', '\n': '' };
 
+const OCTAL = /[0-7]{1,3}/y;
+
 /**
  * Parse a string literal at `text[start]` (optional r/u/b prefix, single/double or triple
  * quotes). Returns the value and the index after the closing quote.
@@ -66,13 +68,19 @@ export function parseStringLiteral(text: string, start: number): { value: string
         continue;
       }
       const hex = next === 'x' ? 2 : next === 'u' ? 4 : next === 'U' ? 8 : 0;
-      if (hex && /^[0-9a-fA-F]+$/.test(text.slice(i + 2, i + 2 + hex)) && text.slice(i + 2, i + 2 + hex).length === hex) {
-        value += String.fromCodePoint(parseInt(text.slice(i + 2, i + 2 + hex), 16));
+      const digits = hex ? text.slice(i + 2, i + 2 + hex) : '';
+      if (hex && digits.length === hex && /^[0-9a-fA-F]+$/.test(digits)) {
+        const cp = parseInt(digits, 16);
+        // Python refuses the literal ("illegal Unicode character"); fromCodePoint would throw a RangeError.
+        if (cp > 0x10ffff) throw new ConfigError(`illegal Unicode character in escape '\\${next}${digits}' of the string starting at offset ${start}`);
+        value += String.fromCodePoint(cp);
         i += 2 + hex;
         continue;
       }
       if (/[0-7]/.test(next)) {
-        const m = /^[0-7]{1,3}/.exec(text.slice(i + 1))![0];
+        // Sticky, so that each escape reads only its own digits (no copy of the rest of the text).
+        OCTAL.lastIndex = i + 1;
+        const m = OCTAL.exec(text)![0];
         value += String.fromCodePoint(parseInt(m, 8));
         i += 1 + m.length;
         continue;

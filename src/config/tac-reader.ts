@@ -23,30 +23,43 @@ interface Statement {
   indented: boolean;
 }
 
-/** Split Python source into logical statements (newlines inside brackets and strings continue them). */
-export function splitStatements(source: string): Statement[] {
+/**
+ * Split Python source into logical statements (newlines inside brackets and strings
+ * continue them). Linear in the source: each character is looked at once and appended
+ * once; a statement is trimmed once, when it ends. `file` names the source in errors.
+ */
+export function splitStatements(source: string, file = '<tac>'): Statement[] {
   const out: Statement[] = [];
   let depth = 0;
   let cur = '';
+  /** Whether `cur` holds more than whitespace. */
+  let content = false;
   let line = 1;
   let startLine = 1;
   let i = 0;
   const push = () => {
-    if (cur.trim() !== '') out.push({ text: cur.trim(), line: startLine, indented: /^[ \t]/.test(cur) });
+    const text = content ? cur.trim() : '';
+    if (text !== '') out.push({ text, line: startLine, indented: /^[ \t]/.test(cur) });
     cur = '';
+    content = false;
   };
   while (i < source.length) {
     const ch = source[i]!;
-    if (cur.trim() === '' && ch !== '\n') {
-      if (cur === '') startLine = line;
-    }
+    if (cur === '' && ch !== '\n') startLine = line;
     if (ch === '#') {
       while (i < source.length && source[i] !== '\n') i++;
       continue;
     }
     if (ch === "'" || ch === '"') {
-      const { end } = parseStringLiteral(source, i);
+      let end: number;
+      try {
+        ({ end } = parseStringLiteral(source, i));
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        throw new ConfigError(`${file}:${line}: ${err.message}`, { cause: err });
+      }
       const lit = source.slice(i, end);
+      content = true;
       line += (lit.match(/\n/g) ?? []).length;
       cur += lit;
       i = end;
@@ -72,6 +85,7 @@ export function splitStatements(source: string): Statement[] {
       continue;
     }
     cur += ch;
+    if (ch !== ' ' && ch !== '\t' && ch !== '\r' && ch !== '\f' && ch !== '\v') content = true;
     i++;
   }
   push();
@@ -84,6 +98,12 @@ type Expr =
   | { kind: 'call'; fn: string; args: Expr[]; kwargs: Record<string, Expr> }
   | { kind: 'index'; target: string; key: Expr }
   | { kind: 'neg'; expr: Expr };
+
+// Sticky: matched at a position of the statement, so parsing stays linear in its length.
+const STRING_START = /[rRuUbB]{0,2}['"]/y;
+const NUMBER = /[0-9][0-9a-fA-FxXoObB_.]*([eE][-+]?[0-9]+)?/y;
+const DOTTED_NAME = /[A-Za-z_][A-Za-z0-9_]*(\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*/y;
+const KEYWORD = /\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)/y;
 
 class ExprParser {
   pos = 0;
@@ -107,27 +127,32 @@ class ExprParser {
     return this.peek() === '';
   }
 
+  /** `re` (sticky) matched at the current position, without copying the rest of the text. */
+  private match(re: RegExp): RegExpExecArray | null {
+    re.lastIndex = this.pos;
+    return re.exec(this.text);
+  }
+
   parse(): Expr {
     this.ws();
-    const rest = this.text.slice(this.pos);
-    if (/^[rRuUbB]{0,2}['"]/.test(rest)) {
+    if (this.match(STRING_START)) {
       const { value, end } = parseStringLiteral(this.text, this.pos);
       this.pos = end;
       return { kind: 'lit', value };
     }
-    if (rest.startsWith('-')) {
+    if (this.text[this.pos] === '-') {
       this.pos++;
       return { kind: 'neg', expr: this.parse() };
     }
-    const num = /^[0-9][0-9a-fA-FxXoObB_.]*([eE][-+]?[0-9]+)?/.exec(rest);
+    const num = this.match(NUMBER);
     if (num) {
       const value = parsePyNumber(num[0]);
       if (value === undefined) throw new ConfigError(`bad number '${num[0]}'`);
       this.pos += num[0].length;
       return { kind: 'lit', value };
     }
-    const ident = /^[A-Za-z_][A-Za-z0-9_]*(\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*/.exec(rest);
-    if (!ident) throw new ConfigError(`cannot understand '${rest}'`);
+    const ident = this.match(DOTTED_NAME);
+    if (!ident) throw new ConfigError(`cannot understand '${this.text.slice(this.pos)}'`);
     this.pos += ident[0].length;
     const name = ident[0].replace(/\s+/g, '');
     if (name === 'None') return { kind: 'lit', value: null };
@@ -140,7 +165,7 @@ class ExprParser {
       const kwargs: Record<string, Expr> = {};
       while (this.peek() !== ')') {
         if (this.atEnd()) throw new ConfigError(`unclosed call of ${name}`);
-        const kw = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)/.exec(this.text.slice(this.pos));
+        const kw = this.match(KEYWORD);
         if (kw) {
           this.pos += kw[0].length;
           kwargs[kw[1]!] = this.parse();
@@ -258,7 +283,7 @@ export function parseTac(source: string, tacFile: string, env: Readonly<Record<s
   let sawLogFile = false;
   let logToStdout = false;
 
-  for (const st of splitStatements(source)) {
+  for (const st of splitStatements(source, tacFile)) {
     if (/LogFile(\.fromFullPath)?\s*\(/.test(st.text)) sawLogFile = true;
     if (/LogObserver\s*\(\s*sys\.stdout\s*\)/.test(st.text)) logToStdout = true;
     if (st.indented) continue;

@@ -282,3 +282,47 @@ test('statements continue across brackets, strings and backslashes; comments are
     ['d = 3', 7, true],
   ]);
 });
+
+/** Characters produced by String trim/slice/substring while `run` runs: the copying work of a parser. */
+function charactersCopied(run: () => void): number {
+  const proto = String.prototype as unknown as Record<string, (...a: unknown[]) => string>;
+  const names = ['trim', 'trimStart', 'trimEnd', 'slice', 'substring', 'substr'] as const;
+  const originals = names.map((n) => proto[n]!);
+  let copied = 0;
+  names.forEach((n, i) => {
+    proto[n] = function (this: string, ...a: unknown[]) {
+      const r = originals[i]!.apply(this, a);
+      copied += r.length;
+      return r;
+    };
+  });
+  try {
+    run();
+  } finally {
+    names.forEach((n, i) => (proto[n] = originals[i]!));
+  }
+  return copied;
+}
+
+test('a tac with 100 KB lines is read with work linear in its size', () => {
+  // One long string and one long call: trimming the statement at every character, or
+  // copying the rest of it at every token, would copy billions of characters.
+  const long = 'p'.repeat(100_000);
+  const args = `unused = f(${Array.from({ length: 25_000 }, () => '1').join(', ')})`;
+  const tac = makeTac({ ...base, passwd: long }).replace('\nkeepalive', `\n${args}\nkeepalive`);
+  let cfg: ReturnType<typeof parseTac> | undefined;
+  const copied = charactersCopied(() => (cfg = parseTac(tac, '/t/buildbot.tac', {})));
+  assert.equal(cfg!.password, long);
+  assert.ok(copied < 20 * tac.length, `${copied} characters copied for ${tac.length} of tac`);
+});
+
+test('a \\U escape beyond U+10FFFF is a ConfigError naming the line, as Python refuses it', () => {
+  const tac = makeTac(base).replace("passwd = 'secret'", "passwd = 'a\\U00110000'");
+  const line = tac.split('\n').findIndex((l) => l.startsWith('passwd')) + 1;
+  assert.throws(
+    () => parseTac(tac, '/t/buildbot.tac', {}),
+    (e) => e instanceof ConfigError && e.message.startsWith(`/t/buildbot.tac:${line}: illegal Unicode character`),
+  );
+  assert.throws(() => parsePyLiteral("'\\U00110000'"), ConfigError);
+  assert.equal(parsePyLiteral("'\\U0010ffff\\101'"), '\u{10ffff}A');
+});

@@ -18,6 +18,7 @@ import { WorkerBot } from '../worker/bot.js';
 import { WorkerMetrics } from '../worker/metrics.js';
 import type { MetricsServer } from '../worker/metrics-server.js';
 import { scrubEnvironment } from '../worker/environment.js';
+import { blankInitialEnvironment } from '../process/initial-environ.js';
 import { WorkerService } from '../worker/service.js';
 import { sessionFactoryFor } from '../worker/session-factories.js';
 import { SHUTDOWN_FILE_NAME, ShutdownFileWatcher } from '../worker/shutdown-file.js';
@@ -84,8 +85,10 @@ export async function runWorker(basedir: string, opts: RunWorkerOptions, print: 
     print(`cannot start the worker: ${err.message}`);
     return 1;
   }
-  // Neither builds nor getWorkerInfo may see the password variables (`docs/python-worker.md` §15).
-  scrubEnvironment(process.env);
+  // Neither builds nor getWorkerInfo may see the password variables (`docs/python-worker.md` §15),
+  const scrubbed = scrubEnvironment(process.env);
+  // nor other processes of this user through /proc/<pid>/environ (README, "Docker and latent workers").
+  const blanked = blankInitialEnvironment(scrubbed);
   const workerEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) workerEnv[k] = v;
 
@@ -120,6 +123,9 @@ export async function runWorker(basedir: string, opts: RunWorkerOptions, print: 
     log.info(`buildbot-worker-ts ${WORKER_VERSION} (${process.execPath} ${process.versions.node}) starting up.`);
     if (claim.stale) log.info(`Removing stale pidfile ${path.join(cfg.basedir, 'twistd.pid')} (pid ${claim.stale})`);
     log.info(`Starting Worker -- version: ${WORKER_VERSION}`);
+    if (scrubbed.includes('WORKERPASS') && !blanked.includes('WORKERPASS')) {
+      log.warn(`WORKERPASS stays readable in /proc/${process.pid}/environ on this system; use WORKERPASS_FILE to keep the password out of the environment`);
+    }
     const asInit = pid1Warning();
     if (asInit) log.warn(asInit);
     if (cfg.umask !== null) process.umask(cfg.umask);

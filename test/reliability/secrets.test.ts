@@ -104,7 +104,7 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
 }
 
 describe('secrets: a container-style worker configured from the environment', () => {
-  test('WORKERPASS logs in, and is removed before anything can see it (default blacklist)', async () => {
+  test('WORKERPASS logs in, and is removed before anything can see it, /proc/<worker pid>/environ included (default blacklist)', async () => {
     const master = await startTestMaster({ workers: { docker: PASSWORD } });
     const basedir = mkdtempSync(path.join(os.tmpdir(), 'secrets-env-'));
     const attached = master.waitForWorker('docker', { timeoutMs: 20_000 });
@@ -118,6 +118,10 @@ describe('secrets: a container-style worker configured from the environment', ()
     child.stderr.on('data', (d) => (out += d));
     try {
       const handle = await attached;
+      // Not even in the worker's own initial environment, which its steps could read.
+      const environ = readFileSync(`/proc/${child.pid}/environ`, 'latin1');
+      assertNoLeak(`/proc/${child.pid}/environ`, environ);
+      assert.match(environ, /(^|\0)WORKERNAME=docker\0/);
       assertNoLeak('the worker info', JSON.stringify(handle.info));
       assert.ok(!('WORKERPASS' in (handle.info.environ as Record<string, string>)));
       mkdirSync(path.join(basedir, 'builder', 'build'), { recursive: true });

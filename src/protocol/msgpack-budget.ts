@@ -1,7 +1,7 @@
 import { MSGPACK_ERROR_CODES, MsgpackError } from '../errors.js';
 
 /**
- * The value budget of one msgpack message (`docs/protocol/msgpack.md` §2). msgpack
+ * The value budget of one msgpack message (`docs/protocol/msgpack.md` §2.2). msgpack
  * spends one byte on an empty array, map or bin, and the decoder answers each with an
  * object of tens of bytes: 8 MB of empty arrays became ~390 MB. Counting the values
  * before decoding bounds that. Pure, linear, allocation-free.

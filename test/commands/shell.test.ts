@@ -93,6 +93,9 @@ test('usePTY runs in a terminal', async () => {
 test('timeout without output kills the group: failure_reason, messages, rc -1', async () => {
   const clock = new ManualClock();
   const r = runner(clock);
+  // Output is sent as it comes: with the default 5 s buffer, what the child prints after the
+  // header was sent would wait for a clock this test does not move.
+  r.settings = { ...r.settings, bufferTimeout: 0 };
   const workdir = mkdtempSync(join(tmpdir(), 'shell-test-'));
   const req = request('shell', { workdir, logEnviron: false, command: ['/bin/sh', '-c', 'echo started; exec sleep 30'], timeout: 2 });
   r.start(req);

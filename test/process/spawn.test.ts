@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ExecError } from '../../src/process/exec-error.js';
 import { execLookupFailure } from '../../src/process/program-lookup.js';
 import { spawnProcess, type SpawnedProcess } from '../../src/process/spawn.js';
-import { alive, pgidOf, waitFor } from './proc-table.js';
+import { alive, waitFor } from './proc-table.js';
 
 async function runCollect(argv: string[], extra: { stdin?: Uint8Array; usePty?: boolean; cwd?: string; env?: Record<string, string> } = {}) {
   let out = '';
@@ -19,15 +19,16 @@ async function runCollect(argv: string[], extra: { stdin?: Uint8Array; usePty?: 
     onStdout: (d) => (out += Buffer.from(d).toString()),
     onStderr: (d) => (err += Buffer.from(d).toString()),
   });
-  return { p, pgid: pgidOf(p.pid), exit: await p.ended, out: () => out, err: () => err };
+  return { p, exit: await p.ended, out: () => out, err: () => err };
 }
 
 test('the child leads its own process group and gets its output streams', async () => {
-  const r = await runCollect(['/bin/sh', '-c', 'echo out; echo err >&2; exit 3']);
-  assert.equal(r.pgid, r.p.pid);
+  // The child reports its own group (field 5 of /proc/self/stat): it may be reaped before
+  // the test could look.
+  const r = await runCollect(['/bin/sh', '-c', 'echo out; echo err >&2; cut -d" " -f5 /proc/$$/stat; exit 3']);
   assert.equal(r.p.pgid, r.p.pid);
   assert.deepEqual(r.exit, { code: 3, signal: null });
-  assert.equal(r.out(), 'out\n');
+  assert.equal(r.out(), `out\n${r.p.pid}\n`);
   assert.equal(r.err(), 'err\n');
 });
 
@@ -85,10 +86,10 @@ test('the PATH search follows os.execvpe', () => {
 });
 
 test('with a PTY, output arrives on stdout from a terminal, in its own group', async () => {
-  const r = await runCollect(['/bin/sh', '-c', 'test -t 1 && echo tty; echo err >&2'], { usePty: true });
+  const r = await runCollect(['/bin/sh', '-c', 'test -t 1 && echo tty; echo err >&2; cut -d" " -f5 /proc/$$/stat'], { usePty: true });
   assert.equal(r.p.usesPty, true);
   assert.equal(r.exit.code, 0);
-  assert.equal(r.out().replaceAll('\r\n', '\n'), 'tty\nerr\n');
+  assert.equal(r.out().replaceAll('\r\n', '\n'), `tty\nerr\n${r.p.pid}\n`);
 });
 
 test('with a PTY, every byte written right before the exit arrives (20 runs of 2-5 MB)', async () => {

@@ -28,9 +28,10 @@ RUN rm -rf node_modules && npm ci --omit=dev --no-audit --no-fund
 FROM node:20-bookworm-slim
 # tini is PID 1: it reaps the orphans builds leave behind (Node cannot wait() for processes it
 # did not spawn) and forwards SIGTERM/SIGINT to the worker. git and friends are what most
-# builds need first; extend this image for the rest.
+# builds need first; extend this image for the rest. bzip2 compresses DirectoryUpload's
+# compress='bz2'.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini ca-certificates git curl \
+ && apt-get install -y --no-install-recommends tini ca-certificates git curl bzip2 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --home-dir /home/buildbot --shell /bin/bash buildbot \
  && mkdir /buildbot && chown buildbot:buildbot /buildbot

@@ -1,7 +1,10 @@
 import { spawn as spawnChild } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import type { IPty } from 'node-pty';
+import { ExecError, isExecErrno } from './exec-error.js';
+import { execLookupFailure } from './program-lookup.js';
 import { signalNumber } from './signals.js';
 
 /**
@@ -66,14 +69,22 @@ function loadPty(): typeof import('node-pty') {
   return ptyModule;
 }
 
-/** Spawn; rejects with the system error (ENOENT, EACCES, ...) when the program cannot be started. */
+/**
+ * Spawn. Rejects with ExecError when the program cannot be executed (not found, not
+ * executable: checked first the way Python's execvpe searches `PATH`, so that the error
+ * names the same path, and a PTY child does not print its own message); with the system
+ * error when the process cannot be created at all (EAGAIN, ENOMEM, ...).
+ */
 export function spawnProcess(o: SpawnOptions): Promise<SpawnedProcess> {
+  const file = o.argv[0];
+  if (file === undefined) return Promise.reject(new TypeError('empty argv'));
+  const failure = execLookupFailure(file, o.env['PATH'], o.cwd);
+  if (failure) return Promise.reject(new ExecError(failure.code, failure.path));
   return o.usePty ? spawnPty(o) : spawnPiped(o);
 }
 
 function spawnPiped(o: SpawnOptions): Promise<SpawnedProcess> {
-  const [file, ...args] = o.argv;
-  if (file === undefined) return Promise.reject(new TypeError('empty argv'));
+  const [file, ...args] = o.argv as [string, ...string[]];
   return new Promise((resolve, reject) => {
     const child = spawnChild(file, args, {
       cwd: o.cwd,
@@ -82,9 +93,13 @@ function spawnPiped(o: SpawnOptions): Promise<SpawnedProcess> {
       stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       windowsHide: true,
     });
-    child.once('error', reject);
+    const failed = (err: NodeJS.ErrnoException) => {
+      // Exec or chdir failed in the child after all (a race with the lookup, ENOEXEC, ...).
+      reject(isExecErrno(err.code) && err.syscall?.startsWith('spawn') ? new ExecError(err.code!, file, { cause: err }) : err);
+    };
+    child.once('error', failed);
     child.once('spawn', () => {
-      child.off('error', reject);
+      child.off('error', failed);
       // Errors after a successful spawn (EPIPE on stdin, stream errors) must not crash the worker.
       child.on('error', () => {});
       const stdout = child.stdout!;
@@ -127,8 +142,7 @@ function spawnPiped(o: SpawnOptions): Promise<SpawnedProcess> {
 }
 
 async function spawnPty(o: SpawnOptions): Promise<SpawnedProcess> {
-  const [file, ...args] = o.argv;
-  if (file === undefined) throw new TypeError('empty argv');
+  const [file, ...args] = o.argv as [string, ...string[]];
   const pty = loadPty();
   const term: IPty = pty.spawn(file, args, {
     name: 'xterm',
@@ -138,20 +152,9 @@ async function spawnPty(o: SpawnOptions): Promise<SpawnedProcess> {
     env: o.env,
     encoding: null,
   });
-  let reading = true;
-  let exited = false;
-  let exitWatch: NodeJS.Timeout | undefined;
-  const stopWatch = () => {
-    if (exitWatch) clearInterval(exitWatch);
-    exitWatch = undefined;
-  };
-  term.onData((data: string | Buffer) => {
-    if (reading) o.onStdout(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-  });
+  const reader = new TerminalReader(term, (data) => o.onStdout(data));
   const ended = new Promise<ProcessExit>((done) => {
     term.onExit(({ exitCode, signal }) => {
-      exited = true;
-      stopWatch();
       done(signal ? { code: null, signal } : { code: exitCode, signal: null });
     });
   });
@@ -160,43 +163,136 @@ async function spawnPty(o: SpawnOptions): Promise<SpawnedProcess> {
     pgid: term.pid,
     usesPty: true,
     ended,
-    closeStdout: () => {
-      reading = false;
-      term.resume();
-    },
-    closeOutput: () => {
-      reading = false;
-      term.resume();
-    },
-    pause: () => {
-      if (exited) return;
-      term.pause();
-      // node-pty destroys the terminal 200 ms after the child is reaped, dropping what is
-      // still unread: while paused, watch for the child's end and read everything then
-      // (what is left is at most the kernel's terminal buffer).
-      exitWatch ??= setInterval(() => {
-        if (!childGone(term.pid)) return;
-        exited = true;
-        stopWatch();
-        term.resume();
-      }, PTY_EXIT_POLL_MS);
-    },
-    resume: () => {
-      stopWatch();
-      term.resume();
-    },
+    closeStdout: () => reader.discard(),
+    closeOutput: () => reader.close(),
+    pause: () => reader.pause(),
+    resume: () => reader.resume(),
   };
 }
 
-/** How often a paused terminal checks whether its child has ended. */
-const PTY_EXIT_POLL_MS = 20;
+/** Longest wait between reads of a terminal whose end-of-file came before its end. */
+const PTY_DRAIN_MAX_WAIT_MS = 50;
+const PTY_READ_BYTES = 64 * 1024;
 
-/** The process is gone or a zombie (it can write no more output). */
-function childGone(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return true;
+/**
+ * Reads a terminal until it reports its end, so that nothing the child wrote is lost.
+ *
+ * node-pty reads the pty master through a `tty.ReadStream`. Two things cut the end off:
+ * libuv turns a read of 0 bytes into end-of-file, and at the child's exit Linux can answer
+ * 0 while the last output is still on its way through the terminal (it answers EIO once
+ * the other side is closed and everything is read); and node-pty destroys the stream 200 ms
+ * after the child is reaped (node_modules/node-pty/lib/unixTerminal.js,
+ * DESTROY_SOCKET_TIMEOUT_MS), discarding what a paused reader has not taken yet.
+ *
+ * So the stream's `destroy` is held back until the terminal said EIO: after an early
+ * end-of-file the descriptor (still open, as the stream is not destroyed) is read directly
+ * until EIO, waiting a little between reads while nothing is there; a destroy with an
+ * error (EIO itself) first hands over what the stream holds. node-pty emits its exit once
+ * the stream is closed, which is then after the last byte.
+ */
+class TerminalReader {
+  private readonly socket: Socket;
+  private readonly fd: number;
+  private readonly realDestroy: (err?: Error) => Socket;
+  private finished = false;
+  private discarding = false;
+  private paused = false;
+  /** The stream hit end-of-file: the rest is read from the descriptor. */
+  private draining = false;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private drainWait = 1;
+
+  constructor(
+    term: IPty,
+    private readonly deliver: (data: Uint8Array) => void,
+  ) {
+    // node-pty keeps these private; both exist on Unix since node-pty 0.x.
+    const internals = term as unknown as { _socket: Socket; _fd: number };
+    this.socket = internals._socket;
+    this.fd = internals._fd;
+    this.realDestroy = this.socket.destroy.bind(this.socket);
+    this.socket.destroy = (err?: Error) => {
+      if (this.finished) return this.realDestroy(err);
+      // EIO (the terminal's end) or a read error: finish takes what the stream still buffers.
+      if (err) return this.finish(err);
+      // End-of-file or node-pty's timer: not the end yet.
+      this.startDrain();
+      return this.socket;
+    };
+    term.onData((data: string | Buffer) => this.onData(typeof data === 'string' ? Buffer.from(data, 'utf8') : data));
+  }
+
+  private onData(data: Uint8Array): void {
+    if (!this.discarding) this.deliver(data);
+  }
+
+  private takeBuffered(): void {
+    while (this.socket.read() !== null) {
+      /* read() emits 'data' for each chunk */
+    }
+  }
+
+  private startDrain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.takeBuffered();
+    this.drain();
+  }
+
+  private drain(): void {
+    this.drainTimer = undefined;
+    if (this.finished || this.paused) return;
+    // The stream may still have read some (before its end-of-file): that comes first.
+    this.takeBuffered();
+    if (this.paused) return;
+    const buf = Buffer.allocUnsafe(PTY_READ_BYTES);
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(this.fd, buf, 0, buf.length, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') break;
+        this.finish(); // EIO: the other side is closed and everything is read
+        return;
+      }
+      if (n === 0) break;
+      this.drainWait = 1;
+      this.onData(Buffer.from(buf.subarray(0, n)));
+      if (this.paused) return;
+    }
+    // Nothing there now: the child's side is not closed yet (or a grandchild holds it).
+    this.drainTimer = setTimeout(() => this.drain(), this.drainWait);
+    this.drainWait = Math.min(this.drainWait * 2, PTY_DRAIN_MAX_WAIT_MS);
+  }
+
+  private finish(err?: Error): Socket {
+    this.takeBuffered();
+    this.finished = true;
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
+    return this.realDestroy(err);
+  }
+
+  /** Stop delivering (max_lines); the terminal is still read to its end. */
+  discard(): void {
+    this.discarding = true;
+    this.resume();
+  }
+
+  /** Stop reading (the command is being killed): the end comes now. */
+  close(): void {
+    this.discarding = true;
+    if (!this.finished) this.finish();
+  }
+
+  pause(): void {
+    this.paused = true;
+    if (!this.draining) this.socket.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    if (!this.draining) this.socket.resume();
+    else if (!this.drainTimer && !this.finished) this.drain();
   }
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +93,9 @@ test('usePTY runs in a terminal', async () => {
 test('timeout without output kills the group: failure_reason, messages, rc -1', async () => {
   const clock = new ManualClock();
   const r = runner(clock);
+  // Output is sent as it comes: with the default 5 s buffer, what the child prints after the
+  // header was sent would wait for a clock this test does not move.
+  r.settings = { ...r.settings, bufferTimeout: 0 };
   const workdir = mkdtempSync(join(tmpdir(), 'shell-test-'));
   const req = request('shell', { workdir, logEnviron: false, command: ['/bin/sh', '-c', 'echo started; exec sleep 30'], timeout: 2 });
   r.start(req);
@@ -161,11 +164,49 @@ test('an existing logfile with follow sends only what is appended', async () => 
   assert.equal(ch.text('f'), 'old\nnew\n', 'without follow the whole file is read once it changes');
 });
 
-test('a program that cannot be started completes with a failure', async () => {
-  const { ch } = await runShell({ command: ['/nonexistent/prog'] });
-  assert.match(ch.text('stderr'), /^error in RunProcess._startCommand \(.*ENOENT.*\)\n/);
-  assert.ok(ch.completed?.failure);
-  assert.deepEqual(ch.statuses('rc'), []);
+test('a program that cannot be started: the reason on stderr, rc 1, no failure (as Python)', async () => {
+  const { ch } = await runShell({ command: ['no-such-program', 'arg'], env: { PATH: '/usr/bin:/bin' } });
+  assert.equal(
+    ch.text('stderr'),
+    "Upon execvpe b'no-such-program' [b'no-such-program', b'arg']\n" +
+      "FileNotFoundError: [Errno 2] No such file or directory: b'/bin/no-such-program'\n",
+  );
+  assert.deepEqual(ch.statuses('rc'), [1]);
+  assert.match(ch.text('header'), /^no-such-program arg\n in dir /);
+  assert.match(ch.text('header'), /\nelapsedTime=\d+\.\d{6}\n$/);
+  assert.deepEqual(ch.completed, { failure: null });
+});
+
+test('a file without the execute bit, in a workdir that does not exist yet', async () => {
+  const base = mkdtempSync(join(tmpdir(), 'shell-test-'));
+  writeFileSync(join(base, 'script'), '#!/bin/sh\necho never\n', { mode: 0o644 });
+  const workdir = join(base, 'fresh', 'dir');
+  const { ch } = await runShell({ workdir, command: ['../../script'] });
+  assert.ok(statSync(workdir).isDirectory(), 'the workdir is created first');
+  assert.equal(ch.text('stderr'), "Upon execvpe b'../../script' [b'../../script']\nPermissionError: [Errno 13] Permission denied: b'../../script'\n");
+  assert.deepEqual(ch.statuses('rc'), [1]);
+  assert.deepEqual(ch.completed, { failure: null });
+});
+
+test('exec failure: obfuscated arguments stay hidden; with a PTY the text is on the terminal', async () => {
+  const { ch } = await runShell({ command: [['obfuscated', '/nonexistent/secret-tool', '/nonexistent/TOOL'], ['obfuscated', 'hunter2', 'XXX']], usePTY: true });
+  const out = ch.text('stdout');
+  assert.equal(out, "Upon execvpe b'/nonexistent/TOOL' [b'/nonexistent/TOOL', b'XXX']\nFileNotFoundError: [Errno 2] No such file or directory: b'/nonexistent/TOOL'\n");
+  assert.ok(!out.includes('hunter2') && !out.includes('secret-tool'));
+  assert.equal(ch.text('stderr'), '');
+  assert.deepEqual(ch.statuses('rc'), [1]);
+});
+
+test('logfiles are all checked when the command is created: a bad entry starts nothing', () => {
+  assert.throws(
+    () => shellCommandFactory({ workdir: '/x', command: 'true', logfiles: { a: 'a.log', b: { follow: true } } }),
+    (e: CommandError) => e.code === 'ERR_BAD_ARGS' && e.message === "logfile 'b' has no filename",
+  );
+  const o = parseShellArgs({ workdir: '/x', command: 'true', logfiles: { a: 'a.log', b: { filename: 'b.log', follow: 1 } } });
+  assert.deepEqual(o.logfileSpecs, [
+    { name: 'a', filename: 'a.log', follow: false },
+    { name: 'b', filename: 'b.log', follow: true },
+  ]);
 });
 
 test('argument validation', () => {

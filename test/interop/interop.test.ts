@@ -204,6 +204,41 @@ describe('real Buildbot 3.7 master', { skip, timeout: 20 * 60_000 }, () => {
         assert.match(s.logs.stdio, /Maximum filesize reached/);
       });
 
+      test('a program that cannot be started fails its step, and the build goes on', async () => {
+        const b = await master.runBuild(`exec-failure-${suffix}`);
+        assert.equal(b.results, FAILURE, JSON.stringify(b.steps));
+        const missing = step(b, 'missing-program');
+        assert.equal(missing.results, FAILURE, JSON.stringify(missing));
+        // As the Python worker: the reason on stderr, exit code 1; the workdir was created.
+        assert.match(
+          missing.channels.stdio.e,
+          /^Upon execvpe b'no-such-program' \[b'no-such-program', b'arg'\]\nFileNotFoundError: \[Errno 2\] No such file or directory: b'\/[^']*\/no-such-program'\n$/,
+        );
+        assert.match(missing.channels.stdio.h, / in dir \S+\/fresh\/dir /);
+        assert.match(missing.logs.stdio, /program finished with exit code 1\n/);
+        const notExecutable = step(b, 'not-executable');
+        assert.equal(notExecutable.results, FAILURE, JSON.stringify(notExecutable));
+        assert.equal(
+          notExecutable.channels.stdio.e,
+          "Upon execvpe b'./not-executable' [b'./not-executable']\nPermissionError: [Errno 13] Permission denied: b'./not-executable'\n",
+        );
+        const next = step(b, 'after');
+        assert.equal(next.results, SUCCESS, JSON.stringify(next));
+        assert.match(next.channels.stdio.o, /^next step ran$/m);
+      });
+
+      test("a directory upload with compress='bz2' is extracted by the master", async () => {
+        const b = await master.runBuild(`dirupload-bz2-${suffix}`);
+        for (const s of b.steps) assert.equal(s.results, SUCCESS, `${s.name}: ${s.state_string}\n${JSON.stringify(s.logs)}`);
+        const dest = path.join(master.dataDir, workername);
+        const out = path.join(dest, 'bzdir');
+        assert.equal(readFileSync(path.join(out, 'a.txt'), 'utf8'), 'file a\n');
+        assert.equal(readFileSync(path.join(out, 'sub', 'b.txt'), 'utf8'), 'file b\n');
+        assert.equal(sha256(readFileSync(path.join(out, 'sub', 'random.bin'))), readFileSync(path.join(dest, 'random.sha256'), 'utf8').split(' ')[0]);
+        assert.ok(statSync(path.join(out, 'empty')).isDirectory());
+        assert.equal(readlinkSync(path.join(out, 'link')), 'a.txt');
+      });
+
       test('downloading to an unwritable place fails the step with a readable message', async () => {
         const b = await master.runBuild(`download-unwritable-${suffix}`);
         const s = step(b, 'download-unwritable');

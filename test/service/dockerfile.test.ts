@@ -81,6 +81,7 @@ test('the Dockerfile: node:20-bookworm-slim, production dependencies, tini as PI
   assert.ok(stages.every((s) => s.from === 'node:20-bookworm-slim'), JSON.stringify(stages.map((s) => s.from)));
   assert.ok(stages.some((s) => s.runs.some((r) => r.includes('npm ci --omit=dev'))), 'runtime dependencies only');
   assert.ok(image.runs.some((r) => /apt-get install[^&]*\btini\b/.test(r)));
+  assert.ok(image.runs.some((r) => /apt-get install[^&]*\bbzip2\b/.test(r)), "bzip2 for compress='bz2'");
   assert.deepEqual(image.entrypoint, ['/usr/bin/tini', '--'], 'tini without -g: SIGTERM reaches the worker only');
   assert.equal(image.user, 'buildbot');
   assert.equal(image.workdir, IMAGE_BASEDIR);

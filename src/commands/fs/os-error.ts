@@ -14,6 +14,8 @@ export interface OsError {
 /** glibc's strerror texts for the errors file commands meet; libuv words them differently. */
 const STRERROR: Readonly<Record<string, string>> = {
   EPERM: 'Operation not permitted',
+  E2BIG: 'Argument list too long',
+  ENOEXEC: 'Exec format error',
   ENOENT: 'No such file or directory',
   EIO: 'Input/output error',
   EBADF: 'Bad file descriptor',
@@ -39,6 +41,27 @@ const STRERROR: Readonly<Record<string, string>> = {
   EDQUOT: 'Disk quota exceeded',
   ESTALE: 'Stale file handle',
 };
+
+/** Python's OSError subclass for an errno (PEP 3151), as its traceback names it. */
+const PYTHON_CLASS: Readonly<Record<string, string>> = {
+  ENOENT: 'FileNotFoundError',
+  EACCES: 'PermissionError',
+  EPERM: 'PermissionError',
+  ENOTDIR: 'NotADirectoryError',
+  EISDIR: 'IsADirectoryError',
+  EEXIST: 'FileExistsError',
+};
+
+/** An OsError for an errno name alone (no Node error at hand). */
+export function osErrorFromCode(code: string): OsError {
+  const errno = (constants.errno as Record<string, number | undefined>)[code] ?? 0;
+  return { errno, strerror: STRERROR[code] ?? code, code };
+}
+
+/** The Python exception class raising `e`: FileNotFoundError, PermissionError, ..., else OSError. */
+export function pythonOsErrorClass(e: OsError): string {
+  return PYTHON_CLASS[e.code] ?? 'OSError';
+}
 
 function isErrnoException(err: unknown): err is NodeJS.ErrnoException {
   return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';

@@ -5,29 +5,21 @@ import { optionalIntArg, positiveIntArg, requireArgs, stringArg } from '../args.
 import { osErrorOf, pythonOsErrorText } from '../fs/os-error.js';
 import { StoppedError, untilAborted } from '../fs/watchdog.js';
 import { BlockAssembler } from './block-assembler.js';
+import { bzip2Compressed, findBzip2 } from './bzip2-stream.js';
 import { directoryTar, gzipped } from './directory-tar.js';
 import { blockSizeFor, MAX_IN_FLIGHT_BYTES } from './limits.js';
 import { errorText, finishTransfer, maxsizeText } from './outcome.js';
 import { PipelinedWriter, RemoteWriteError } from './pipelined-writer.js';
 
-export type Compression = 'none' | 'gz';
+export type Compression = 'none' | 'gz' | 'bz2';
 
 /** Largest piece of a file the tar writer reads at once (its default is 16 MiB). */
 const TAR_READ_BYTES = 256 * 1024;
 
-/**
- * The `compress` argument. `bz2` is refused: the `tar` package only writes gzip, and no
- * maintained streaming bzip2 compressor exists for Node; the step should use `gz`.
- */
+/** The `compress` argument: none, `gz` (zlib) or `bz2` (a child `bzip2`, see bzip2-stream.ts). */
 export function compressionArg(value: unknown): Compression {
   if (value === undefined || value === null || value === '' || value === false) return 'none';
-  if (value === 'gz') return 'gz';
-  if (value === 'bz2') {
-    throw new CommandError(
-      "WorkerDirectoryUploadCommand: compress='bz2' is not supported by this worker; use compress='gz' or none",
-      'ERR_UNSUPPORTED_COMPRESSION',
-    );
-  }
+  if (value === 'gz' || value === 'bz2') return value;
   throw new CommandError(
     `WorkerDirectoryUploadCommand: unknown compress value ${JSON.stringify(value)} (expected null, 'gz' or 'bz2')`,
     'ERR_BAD_ARGS',
@@ -37,7 +29,7 @@ export function compressionArg(value: unknown): Compression {
 /**
  * `uploadDirectory` / `upload_directory` (Python `WorkerDirectoryUploadCommand`): streams a
  * tar of `path` (members relative to it, symbolic links kept as links, empty directories
- * and modes kept, optionally gzipped) to the master's writer as it is produced, without
+ * and modes kept, optionally gzip- or bzip2-compressed) to the master's writer as it is produced, without
  * the Python worker's temporary file, then asks the master to unpack it.
  *
  * After a failure, `maxsize` or an interrupt the tar is not unpacked: it would be
@@ -71,13 +63,20 @@ async function uploadDirectory(
     if (!os) throw err;
     return finishTransfer(ctx, 1, `Cannot read directory '${path}' for upload: ${pythonOsErrorText(os, path)}`);
   }
+  let bzip2: string | undefined;
+  if (compression === 'bz2') {
+    bzip2 = findBzip2();
+    if (!bzip2) {
+      return finishTransfer(ctx, 1, `Cannot compress '${path}' with bz2: no bzip2 program on this worker (install bzip2, or use compress='gz')`);
+    }
+  }
   ctx.output('header', `sending ${path}\n`);
 
   const tar = directoryTar(path, {
     maxReadSize: TAR_READ_BYTES,
     onwarn: (code, message) => ctx.log.warn({ commandId: ctx.commandId, code }, message),
   });
-  const chunks = compression === 'gz' ? gzipped(tar) : tar;
+  const chunks = compression === 'gz' ? gzipped(tar) : bzip2 ? bzip2Compressed(tar, bzip2) : tar;
   const sender = new PipelinedWriter((b) => writer.write(b), MAX_IN_FLIGHT_BYTES, ctx.signal);
   const blocks = new BlockAssembler(blockSize);
   let sent = 0;
@@ -107,6 +106,9 @@ async function uploadDirectory(
   } catch (err) {
     if (err instanceof StoppedError) return finishTransfer(ctx, 1, undefined);
     if (err instanceof RemoteWriteError) return finishTransfer(ctx, 1, `Upload of '${path}' failed: ${err.message}`);
+    if (err instanceof CommandError && err.code === 'ERR_COMPRESSOR') {
+      return finishTransfer(ctx, 1, `Cannot compress '${path}' with bz2: ${err.message}`);
+    }
     const os = osErrorOf(err);
     if (!os) throw err;
     return finishTransfer(ctx, 1, `Cannot read directory '${path}' for upload: ${errorText(err)}`);

@@ -2,8 +2,9 @@ import { EventEmitter } from 'node:events';
 import { TimeoutError } from '../errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { EventQueue, type MasterEvent } from './events.js';
-import { MsgpackListener, type ListenerContext } from './msgpack-listener.js';
-import { PbListener } from './pb-listener.js';
+import type { ListenerContext } from './listener-context.js';
+import { MsgpackListener } from './msgpack/listener.js';
+import { PbListener } from './pb/listener.js';
 import type { WorkerConnection } from './worker-connection.js';
 import type { BuilderConfig, WorkerHandle } from './worker-handle.js';
 

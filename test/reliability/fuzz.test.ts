@@ -6,7 +6,7 @@ import { BananaDecoder, type SExp } from '../../src/protocol/banana.js';
 import { unjelly } from '../../src/protocol/jelly.js';
 import { decodeMessage, encodeMessage, type MsgpackMessage } from '../../src/protocol/msgpack.js';
 import { WorkerOps } from '../../src/session/msgpack/ops.js';
-import { MsgpackPeer } from '../../src/session/msgpack/peer.js';
+import { MsgpackPeer } from '../../src/engine/msgpack/peer.js';
 import { runPbSession } from '../../src/session/pb/pb-session.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { FakeHandlers } from '../session/msgpack/fake-handlers.js';

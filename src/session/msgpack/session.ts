@@ -4,7 +4,7 @@ import { connectWebSocket } from '../../transport/websocket.js';
 import type { TimerHandle } from '../../util/clock.js';
 import type { Session, SessionFactory, SessionOptions } from '../../worker/session.js';
 import { WorkerOps } from './ops.js';
-import { MsgpackPeer, type OpHandler } from './peer.js';
+import { MsgpackPeer, type OpHandler } from '../../engine/msgpack/peer.js';
 import { CLOSE_GRACE_MS, attachDeadlineMs, replyDeadlineMs } from '../deadlines.js';
 
 /**

@@ -3,7 +3,7 @@ import { RemoteRef, toPlain, type JellyValue } from '../../protocol/jelly.js';
 import type { CommandArgs } from '../../commands/context.js';
 import type { WorkerHandlers } from '../../worker/handlers.js';
 import { PyTuple } from '../../values.js';
-import { type Broker, PbFailure, Referenceable, collectRemoteRefs } from './broker.js';
+import { type Broker, PbFailure, Referenceable, collectRemoteRefs } from '../../engine/pb/broker.js';
 import { PbCommandChannel } from './command-channel.js';
 import { posixJoin } from '../../util/python-path.js';
 import { resolvePbArgs, workerHome } from './paths.js';

@@ -4,7 +4,7 @@ import type { RemoteReader, RemoteWriter } from '../../commands/context.js';
 import type { UpdateEntry } from '../../commands/update.js';
 import type { CommandChannel, CommandFailure } from '../../worker/handlers.js';
 import { PyFloat, PyTuple, type PyValue } from '../../values.js';
-import { PreJellied, type RemoteReference } from './broker.js';
+import { PreJellied, type RemoteReference } from '../../engine/pb/broker.js';
 
 /**
  * The link from one running command back to the master over PB

@@ -3,9 +3,9 @@ import { AuthError, ConnectionError, ProtocolError, TimeoutError, WorkerError } 
 import { connectStream } from '../../transport/connect.js';
 import type { TimerHandle } from '../../util/clock.js';
 import type { Session, SessionFactory, SessionOptions } from '../../worker/session.js';
-import { Broker, RemoteCallError, type RemoteReference } from './broker.js';
+import { Broker, RemoteCallError, type RemoteReference } from '../../engine/pb/broker.js';
 import { Bot } from './bot.js';
-import { ClientFraming } from './dialect.js';
+import { ClientFraming } from '../../engine/pb/client-framing.js';
 import { login } from './login.js';
 import { CLOSE_GRACE_MS, attachDeadlineMs, replyDeadlineMs } from '../deadlines.js';
 

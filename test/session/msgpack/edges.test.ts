@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ConnectionError, ProtocolError, TimeoutError } from '../../../src/errors.js';
-import { MASTER_WORKER_SETTINGS } from '../../../src/master/msgpack-connection.js';
+import { MASTER_WORKER_SETTINGS } from '../../../src/master/msgpack/connection.js';
 import { decodeMessage, encodeMessage, type MsgpackMessage } from '../../../src/protocol/msgpack.js';
 import { createMsgpackSession, runMsgpackSession } from '../../../src/session/msgpack/session.js';
 import { connectWebSocket } from '../../../src/transport/websocket.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommandError } from '../../../src/errors.js';
-import { RemoteCallError, Referenceable } from '../../../src/session/pb/broker.js';
+import { RemoteCallError, Referenceable } from '../../../src/engine/pb/broker.js';
 import { CopiedFailure, RemoteRef, type JellyValue } from '../../../src/protocol/jelly.js';
 import { Bot } from '../../../src/session/pb/bot.js';
 import type { StartCommandRequest } from '../../../src/worker/handlers.js';

@@ -1,8 +1,8 @@
-import { CopiedFailure, type JellyValue } from '../protocol/jelly.js';
-import { Referenceable } from '../session/pb/broker.js';
-import type { CommandRun } from './command-run.js';
-import { pyFailure } from './pb-failure.js';
-import { describe, dictEntries, isDict, pyDecode, seq } from './pb-values.js';
+import { CopiedFailure, type JellyValue } from '../../protocol/jelly.js';
+import { Referenceable } from '../../engine/pb/broker.js';
+import type { CommandRun } from '../command-run.js';
+import { pyFailure } from './failure.js';
+import { describe, dictEntries, isDict, pyDecode, seq } from './values.js';
 
 /**
  * The master's per-command PB objects (`docs/protocol/pb.md` §6.1, §6.4, §6.5):

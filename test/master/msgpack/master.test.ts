@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
-import type { MasterEvent } from '../../src/master/events.js';
-import { MASTER_WORKER_SETTINGS, UTIME_BUG_TEXT } from '../../src/master/msgpack-connection.js';
-import { startTestMaster, type TestMaster } from '../../src/master/test-master.js';
-import type { WorkerHandle } from '../../src/master/worker-handle.js';
-import { decodeMessage } from '../../src/protocol/msgpack.js';
-import { ManualClock } from '../../src/util/clock.js';
-import { playAttach, ScriptedMsgpackClient, WORKER_BASEDIR, workerInfo } from './scripted-msgpack-client.js';
+import type { MasterEvent } from '../../../src/master/events.js';
+import { MASTER_WORKER_SETTINGS, UTIME_BUG_TEXT } from '../../../src/master/msgpack/connection.js';
+import { startTestMaster, type TestMaster } from '../../../src/master/test-master.js';
+import type { WorkerHandle } from '../../../src/master/worker-handle.js';
+import { decodeMessage } from '../../../src/protocol/msgpack.js';
+import { ManualClock } from '../../../src/util/clock.js';
+import { playAttach, ScriptedMsgpackClient, WORKER_BASEDIR, workerInfo } from './scripted-client.js';
 
 const BUILDERS = [
   { name: 'b1', builddir: 'b1dir' },

@@ -1,5 +1,5 @@
 import { WebSocket } from 'ws';
-import { decodeMessage, encodeMessage, type MsgpackMessage } from '../../src/protocol/msgpack.js';
+import { decodeMessage, encodeMessage, type MsgpackMessage } from '../../../src/protocol/msgpack.js';
 
 /**
  * A minimal msgpack worker driven step by step by a test, built from the codec only

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { toMsgpackCommand } from '../../src/master/msgpack-args.js';
+import { toMsgpackCommand } from '../../../src/master/msgpack/args.js';
 
 const paths = { system: 'posix', environ: { HOME: '/home/t' }, builderDir: '/srv/w/b1' };
 

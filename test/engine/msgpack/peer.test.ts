@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConnectionError, ProtocolError } from '../../../src/errors.js';
 import { decodeMessage, encodeMessage, type MsgpackMessage } from '../../../src/protocol/msgpack.js';
-import { MsgpackPeer, RemoteRequestError, type OpHandler } from '../../../src/session/msgpack/peer.js';
-import { memoryLogger } from '../pb/fixtures.js';
+import { MsgpackPeer, RemoteCallError, type OpHandler } from '../../../src/engine/msgpack/peer.js';
+import { memoryLogger } from '../../session/pb/fixtures.js';
 
 function peer(handlers: Record<string, OpHandler> = {}, bounds: { maxOutstanding?: number; maxQueued?: number } = {}) {
   const sent: MsgpackMessage[] = [];
@@ -31,7 +31,7 @@ test('requests are numbered from 0; responses resolve them by seq_number in any 
   deliver({ op: 'response', seq_number: 1, result: 'no good', is_exception: false });
   assert.deepEqual(await c, Buffer.from('abc'));
   assert.equal(await a, null);
-  await assert.rejects(b, (err: unknown) => err instanceof RemoteRequestError && err.message === 'no good' && err.op === 'complete');
+  await assert.rejects(b, (err: unknown) => err instanceof RemoteCallError && err.message === 'no good' && err.method === 'complete');
   assert.equal(p.outstanding, 0);
 });
 

@@ -1,29 +1,25 @@
 import type { Socket } from 'node:net';
 import pino from 'pino';
-import { ConnectionError, WorkerError } from '../errors.js';
-import type { SExp } from '../protocol/banana.js';
-import type { RemoteRef } from '../protocol/jelly.js';
-import { Broker, PbFailure, type Referenceable } from '../session/pb/broker.js';
-import type { ListenerContext } from './msgpack-listener.js';
-import { PbWorkerConnection, type PbLink } from './pb-connection.js';
-import { pyFailure } from './pb-failure.js';
-import { ServerFraming } from './pb-framing.js';
-import { PbRoot } from './pb-portal.js';
-import { RemoteCallError } from './remote-call-error.js';
+import { ConnectionError, WorkerError } from '../../errors.js';
+import type { RemoteRef } from '../../protocol/jelly.js';
+import { Broker, PbFailure, RemoteCallError, type Referenceable } from '../../engine/pb/broker.js';
+import { PeerMistakeError, type PeerMistake } from '../../engine/peer-mistake.js';
+import type { SExp } from '../../protocol/banana.js';
+import type { ListenerContext } from '../listener-context.js';
+import { PbWorkerConnection, type PbLink } from './connection.js';
+import { pyFailure } from './failure.js';
+import { ServerFraming } from '../../engine/pb/server-framing.js';
+import { PbRoot } from './portal.js';
 
 /**
  * One TCP connection to the PB port: banana framing with the server's dialect offer, a
- * PB broker whose root is the login portal, and — once a worker logged in — its
- * PbWorkerConnection. Mistakes that make Twisted drop the link (`docs/protocol/pb.md`
- * §7.14: an unknown PB command, an answer to no pending request, a decref of an unknown
- * object, bad banana, a wrong version) are recorded as violations and drop it here too;
- * the ones Twisted answers with an error (unknown object or method) are recorded and answered.
+ * strict master-role PB engine whose root is the login portal, and — once a worker logged
+ * in — its PbWorkerConnection. Every peer mistake the engine reports is recorded as a
+ * violation; the ones that make Twisted drop the link (`docs/protocol/pb.md` §7.14: an
+ * unknown PB command, an answer to no pending request, a decref of an unknown object, bad
+ * banana, a wrong version) drop it here too, the ones Twisted answers with an error
+ * (unknown object or method) are answered. Tracebacks are shared only with a logged-in worker.
  */
-
-/** PB commands a Twisted broker understands; anything else makes it drop the connection. */
-const PB_COMMANDS = new Set(['version', 'message', 'answer', 'error', 'decref', 'decache', 'uncache', 'cachemessage']);
-
-const word = (v: SExp | undefined): string | undefined => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : undefined);
 
 export class PbServerLink implements PbLink {
   readonly broker: Broker;
@@ -31,8 +27,6 @@ export class PbServerLink implements PbLink {
   private conn?: PbWorkerConnection;
   /** Name of the last login attempt, for violations before attach. */
   private loginName: string | null = null;
-  /** Request ids of our calls still waiting for an answer (Twisted drops the link on any other). */
-  private readonly outstanding = new Set<number>();
   private queued: Uint8Array[] = [];
   private flushScheduled = false;
   private closed = false;
@@ -41,7 +35,8 @@ export class PbServerLink implements PbLink {
     private readonly socket: Socket,
     private readonly ctx: ListenerContext,
   ) {
-    const log = pino({ level: 'info', base: undefined, timestamp: false }, { write: (line: string) => this.onBrokerLog(line) });
+    // The engine's own errors (a method that raised) reach the master's log as they are.
+    const log = pino({ level: 'error', base: undefined, timestamp: false }, { write: (line: string) => ctx.log(`pb: ${line.trimEnd()}`) });
     this.framing = new ServerFraming({
       write: (bytes) => this.write(bytes),
       onNegotiated: () => this.broker.sendVersion(),
@@ -61,7 +56,16 @@ export class PbServerLink implements PbLink {
       },
       violation: (message) => this.violation(message),
     });
-    this.broker = new Broker({ send: (expr) => this.send(expr), log, root, unsafeTracebacks: true });
+    this.broker = new Broker({
+      send: (expr) => this.framing.send(expr),
+      log,
+      root,
+      role: 'master',
+      strictness: 'drop',
+      // Twisted's unsafeTracebacks: never to a peer that has not logged in.
+      unsafeTracebacks: false,
+      onPeerMistake: (m) => this.onPeerMistake(m),
+    });
 
     socket.setKeepAlive(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -99,39 +103,24 @@ export class PbServerLink implements PbLink {
     this.socket.write(data);
   }
 
-  private send(expr: SExp): void {
-    if (Array.isArray(expr) && word(expr[0]) === 'message' && expr[4] !== 0 && typeof expr[1] === 'number') this.outstanding.add(expr[1]);
-    this.framing.send(expr);
-  }
-
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     try {
       this.framing.receive(chunk);
     } catch (err) {
-      this.fatal(err instanceof Error ? err.message : String(err));
+      // The engine reported its own mistakes; bad banana and dialect errors come from the framing.
+      if (!(err instanceof PeerMistakeError)) this.violation(`${err instanceof Error ? err.message : String(err)} (connection dropped)`);
+      this.abort();
     }
   }
 
   private onExpression(expr: SExp): void {
     if (this.closed) return;
-    if (Array.isArray(expr)) {
-      const command = word(expr[0]);
-      if (command !== undefined && !PB_COMMANDS.has(command)) throw new ConnectionError(`unknown PB command ${JSON.stringify(command)}`);
-      if ((command === 'answer' || command === 'error') && typeof expr[1] === 'number' && !this.outstanding.delete(expr[1])) {
-        throw new ConnectionError(`${command} for request ${expr[1]}, which is not pending`);
-      }
-      if (command === 'decref' && typeof expr[1] === 'number' && this.broker.refcountOf(expr[1]) === 0) {
-        throw new ConnectionError(`decref of object ${expr[1]}, which this side does not export`);
-      }
-    }
     this.broker.receive(expr);
   }
 
-  /** A mistake after which the real master's broker drops the connection. */
-  private fatal(message: string): void {
-    this.violation(`${message} (connection dropped)`);
-    this.abort();
+  private onPeerMistake(m: PeerMistake): void {
+    this.violation(m.fatal ? `${m.message} (connection dropped)` : m.message);
   }
 
   private onClose(): void {
@@ -141,7 +130,6 @@ export class PbServerLink implements PbLink {
     const conn = this.conn;
     this.conn = undefined;
     conn?.connectionLost('connection lost');
-    this.outstanding.clear();
     this.broker.connectionLost(new ConnectionError('connection lost', 'ERR_CONNECTION_LOST'));
   }
 
@@ -163,6 +151,8 @@ export class PbServerLink implements PbLink {
     }
     const conn = new PbWorkerConnection(name, this.ctx, this, mind);
     this.conn = conn;
+    // Logged in: from here on the master shares its tracebacks, like a Twisted master with unsafeTracebacks.
+    this.broker.setUnsafeTracebacks(true);
     try {
       return await conn.attach();
     } catch (err) {
@@ -173,7 +163,7 @@ export class PbServerLink implements PbLink {
         conn.connectionLost(`attach failed: ${text}`);
       }
       if (err instanceof PbFailure) throw err;
-      if (err instanceof RemoteCallError) throw pyFailure(err.remoteType ?? 'builtins.Exception', err.message);
+      if (err instanceof RemoteCallError) throw pyFailure(err.remoteType ?? 'builtins.Exception', err.failure.value);
       throw err instanceof WorkerError ? err : pyFailure('builtins.Exception', text);
     }
   }
@@ -187,19 +177,5 @@ export class PbServerLink implements PbLink {
     }
     this.ctx.log(`pb worker ${this.loginName ?? '?'}: protocol violation: ${message}`);
     this.ctx.emit({ type: 'violation', worker: this.loginName, protocol: 'pb', message });
-  }
-
-  /** The broker logs each peer mistake it tolerates at warn level: those are violations. */
-  private onBrokerLog(line: string): void {
-    let entry: Record<string, unknown>;
-    try {
-      entry = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      return;
-    }
-    const { level, msg, err, ...rest } = entry;
-    const detail = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
-    if (typeof level === 'number' && level >= 40 && level < 50) this.violation(`${String(msg)}${detail}`);
-    else this.ctx.log(`pb: ${String(msg)}${detail}${err ? ` (${JSON.stringify(err)})` : ''}`);
   }
 }

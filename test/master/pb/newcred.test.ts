@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { readFixture } from '../session/pb/fixtures.js';
-import { CHALLENGE_BYTES, checkResponse, expectedResponse, newChallenge } from '../../src/master/newcred.js';
+import { readFixture } from '../../session/pb/fixtures.js';
+import { CHALLENGE_BYTES, checkResponse, expectedResponse, newChallenge } from '../../../src/master/pb/newcred.js';
 
 interface DigestVector {
   challenge_hex: string;

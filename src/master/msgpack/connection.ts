@@ -1,17 +1,20 @@
+import pino from 'pino';
 import type { WebSocket, RawData } from 'ws';
-import { ConnectionError, type ProtocolError } from '../errors.js';
-import { decodeMessage, describeMsgpackValue, encodeMessage, toWire, type MsgpackMessage } from '../protocol/msgpack.js';
-import { PyFloat, PyTuple, type PyValue } from '../values.js';
-import { CommandRun } from './command-run.js';
-import { toMsgpackCommand } from './msgpack-args.js';
-import { pathRulesFor } from '../util/python-path.js';
-import { RemoteCallError } from './remote-call-error.js';
-import { WorkerConnection, type MasterContext } from './worker-connection.js';
+import { ConnectionError } from '../../errors.js';
+import { keyErrorText, missingKeyText } from '../../engine/msgpack/messages.js';
+import { MsgpackPeer, type OpHandler } from '../../engine/msgpack/peer.js';
+import { PeerMistakeError } from '../../engine/peer-mistake.js';
+import { describeMsgpackValue, toWire, type MsgpackMessage } from '../../protocol/msgpack.js';
+import type { PyValue } from '../../values.js';
+import { CommandRun } from '../command-run.js';
+import { toMsgpackCommand } from './args.js';
+import { pathRulesFor } from '../../util/python-path.js';
+import { WorkerConnection, type MasterContext } from '../worker-connection.js';
 
 /**
  * The master side of one `msgpack_experimental_v7` WebSocket connection, behaving like
- * the 3.7 master (`docs/protocol/msgpack.md`): per-direction sequence numbers from 0
- * and responses (§2.1), the connection setup sequence (§4), argument rewriting (§5), the
+ * the 3.7 master (`docs/protocol/msgpack.md`) over the shared msgpack engine in its
+ * strict master role (sequence numbers and responses, §2.1): the connection setup sequence (§4), argument rewriting (§5), the
  * worker → master ops with their required-key checks and error texts (§6), output
  * updates (§7), transfers (§8) including the master's bugs (§9), keepalive and
  * shutdown (§11).
@@ -28,35 +31,23 @@ export const MASTER_WORKER_SETTINGS = {
 /** The 3.7 master's answer to `update_upload_file_utime` (§9.2, capture #87). */
 export const UTIME_BUG_TEXT = 'FileWriter.remote_utime() takes 2 positional arguments but 3 were given';
 
-/** Python's `str(KeyError(text))`: the text in single quotes. */
-const keyErrorText = (text: string): string => `'${text}'`;
 const UNKNOWN_COMMAND_ID = keyErrorText('unknown "command_id"');
 
 /** `stat.S_ISDIR` on the mode of a `stat` update. */
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 
-interface Pending {
-  op: string;
-  resolve: (value: unknown) => void;
-  reject: (err: Error) => void;
-}
-
 /** A failure of the worker's side of the attach sequence (the master closes the connection). */
 class AttachError extends Error {}
 
-type OpHandler = (msg: MsgpackMessage) => unknown;
-
 export class MsgpackWorkerConnection extends WorkerConnection {
   readonly protocol = 'msgpack' as const;
-  private seq = 0;
-  private readonly pending = new Map<number, Pending>();
+  private readonly peer: MsgpackPeer;
   /** command_id → command, writer and reader maps of the master's protocol object. */
   private readonly commandMap = new Map<string, CommandRun>();
   private readonly writerMap = new Map<string, CommandRun>();
   private readonly readerMap = new Map<string, CommandRun>();
   private readonly builderDirs = new Map<string, string>();
-  private readonly handlers: Record<string, OpHandler>;
 
   constructor(
     private readonly ws: WebSocket,
@@ -64,7 +55,7 @@ export class MsgpackWorkerConnection extends WorkerConnection {
     ctx: MasterContext,
   ) {
     super(name, ctx, ctx.builders);
-    this.handlers = {
+    const handlers: Record<string, OpHandler> = {
       update: (m) => this.onUpdate(m),
       complete: (m) => this.onComplete(m),
       update_upload_file_write: (m) => this.onWrite(m),
@@ -75,6 +66,17 @@ export class MsgpackWorkerConnection extends WorkerConnection {
       update_read_file: (m) => this.onRead(m),
       update_read_file_close: (m) => this.withReader(m, ['command_id'], (run) => run.downloadClose()),
     };
+    this.peer = new MsgpackPeer({
+      role: 'master',
+      strictness: 'drop',
+      handlers,
+      // The engine's own errors reach the master's log as they are; peer mistakes come as violations.
+      log: pino({ level: 'error', base: undefined, timestamp: false }, { write: (line: string) => ctx.log(`msgpack: ${line.trimEnd()}`) }),
+      send: (payload) => {
+        if (!this.isGone) this.ws.send(payload, { binary: true });
+      },
+      onPeerMistake: (m) => this.violation(m.fatal ? `${m.message} (connection dropped)` : m.message),
+    });
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('close', () => this.onClosed());
     ws.on('error', (err) => {
@@ -161,19 +163,9 @@ export class MsgpackWorkerConnection extends WorkerConnection {
     this.ws.terminate();
   }
 
-  /** Send a request with the next sequence number; resolves with `result`, rejects on `is_exception`. */
+  /** Send a request with the next sequence number; resolves with `result`, rejects with RemoteCallError on `is_exception`. */
   private request(msg: MsgpackMessage): Promise<unknown> {
-    if (this.isGone) return Promise.reject(new ConnectionError('Connection lost'));
-    const seq = this.seq++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(seq, { op: String(msg.op), resolve, reject });
-      this.send({ ...msg, seq_number: seq });
-    });
-  }
-
-  private send(msg: MsgpackMessage): void {
-    if (this.isGone) return;
-    this.ws.send(encodeMessage(toWire(msg as PyValue) as MsgpackMessage), { binary: true });
+    return this.peer.request(toWire(msg as PyValue) as MsgpackMessage);
   }
 
   // ---- connection setup (§4) -----------------------------------------------------------
@@ -246,62 +238,18 @@ export class MsgpackWorkerConnection extends WorkerConnection {
       this.ctx.log(`Message type from worker ${this.name} unsupported`);
       return;
     }
-    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-    let msg: MsgpackMessage;
     try {
-      msg = decodeMessage(buf);
+      this.peer.receive(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer));
     } catch (err) {
-      // msgpack.unpackb raising inside onMessage drops the connection in the real master.
-      this.violation(`undecodable message: ${(err as ProtocolError).message}`);
+      // msgpack.unpackb raising, or a KeyError for an unknown seq_number, inside the real
+      // master's onMessage drops the connection; the engine has reported the mistake.
+      if (!(err instanceof PeerMistakeError)) this.violation(`message handling failed: ${err instanceof Error ? err.message : String(err)}`);
       this.abort();
-      return;
     }
-    if (!('seq_number' in msg) || !('op' in msg)) {
-      this.violation(`message without "seq_number" or "op": ${JSON.stringify(Object.keys(msg))}`);
-      return;
-    }
-    if (msg.op === 'response') {
-      this.onResponse(msg);
-      return;
-    }
-    const handler = typeof msg.op === 'string' && Object.hasOwn(this.handlers, msg.op) ? this.handlers[msg.op] : undefined;
-    if (!handler) {
-      this.respond(msg, `Command ${String(msg.op)} does not exist.`, true);
-      return;
-    }
-    let result: unknown = null;
-    try {
-      result = handler(msg);
-    } catch (err) {
-      this.respond(msg, err instanceof Error ? err.message : String(err), true);
-      return;
-    }
-    this.respond(msg, result ?? null, false);
-  }
-
-  private onResponse(msg: MsgpackMessage): void {
-    const seq = msg.seq_number;
-    const pending = typeof seq === 'number' ? this.pending.get(seq) : undefined;
-    if (!pending) {
-      // KeyError in the master's onMessage: Autobahn drops the connection.
-      this.violation(`response for unknown seq_number ${String(seq)}`);
-      this.abort();
-      return;
-    }
-    this.pending.delete(seq as number);
-    if ('is_exception' in msg) pending.reject(new RemoteCallError(String(msg.result)));
-    else pending.resolve(msg.result);
-  }
-
-  /** Responses echo the request's seq_number; `is_exception` only on failure (§2.1). */
-  private respond(request: MsgpackMessage, result: unknown, isException: boolean): void {
-    const out: MsgpackMessage = { op: 'response', seq_number: request.seq_number, result };
-    if (isException) out.is_exception = true;
-    this.send(out);
   }
 
   private requireKeys(msg: MsgpackMessage, keys: string[]): void {
-    for (const k of keys) if (!(k in msg)) throw new Error(keyErrorText(`message did not contain obligatory "${k}" key`));
+    for (const k of keys) if (!(k in msg)) throw new Error(missingKeyText(k));
   }
 
   private lookup(map: Map<string, CommandRun>, msg: MsgpackMessage): CommandRun {
@@ -432,8 +380,7 @@ export class MsgpackWorkerConnection extends WorkerConnection {
   }
 
   private onClosed(): void {
-    for (const p of this.pending.values()) p.reject(new ConnectionError('Connection lost'));
-    this.pending.clear();
+    this.peer.connectionLost(new ConnectionError('Connection lost'));
     for (const run of this.commandMap.values()) run.recordConnectionLost();
     this.commandMap.clear();
     this.writerMap.clear();

@@ -1,4 +1,4 @@
-import { PbFailure } from '../session/pb/broker.js';
+import { PbFailure } from '../../engine/pb/broker.js';
 
 /**
  * Failures the PB master answers with, spelled like the Python exceptions the 3.7 master

@@ -1,11 +1,11 @@
 import net from 'node:net';
 import pino from 'pino';
-import { BananaDecoder, encodeBanana, type SExp } from '../../src/protocol/banana.js';
-import { RemoteRef, type JellyValue } from '../../src/protocol/jelly.js';
-import { Broker, Referenceable, type RemoteReference } from '../../src/session/pb/broker.js';
-import { ClientFraming } from '../../src/session/pb/dialect.js';
-import { login } from '../../src/session/pb/login.js';
-import { PyTuple } from '../../src/values.js';
+import { BananaDecoder, encodeBanana, type SExp } from '../../../src/protocol/banana.js';
+import { RemoteRef, type JellyValue } from '../../../src/protocol/jelly.js';
+import { Broker, Referenceable, type RemoteReference } from '../../../src/engine/pb/broker.js';
+import { ClientFraming } from '../../../src/engine/pb/client-framing.js';
+import { login } from '../../../src/session/pb/login.js';
+import { PyTuple } from '../../../src/values.js';
 
 /**
  * PB clients for driving the test master, built from the codecs and the generic PB

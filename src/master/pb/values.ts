@@ -1,4 +1,4 @@
-import { PyFloat, PyTuple } from '../values.js';
+import { PyFloat, PyTuple } from '../../values.js';
 
 /**
  * Received jelly values as the master's Python code sees them after buildbot's

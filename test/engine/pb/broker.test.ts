@@ -10,9 +10,9 @@ import {
   PbFailure,
   Referenceable,
   RemoteCallError,
-} from '../../../src/session/pb/broker.js';
+} from '../../../src/engine/pb/broker.js';
 import { PyTuple } from '../../../src/values.js';
-import { memoryLogger, settle } from './fixtures.js';
+import { memoryLogger, settle } from '../../session/pb/fixtures.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 const str = (v: SExp | undefined) => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : undefined);

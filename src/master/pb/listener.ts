@@ -1,7 +1,7 @@
 import net from 'node:net';
-import type { ListenerContext } from './msgpack-listener.js';
-import { PbServerLink } from './pb-link.js';
-import { TrackedServer } from './tracked-server.js';
+import type { ListenerContext } from '../listener-context.js';
+import { PbServerLink } from './link.js';
+import { TrackedServer } from '../tracked-server.js';
 
 /**
  * The PB port of the test master (`c['protocols']['pb']['port']`, `docs/protocol/pb.md`

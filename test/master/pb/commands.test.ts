@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AuthError } from '../../src/errors.js';
-import type { MasterEvent } from '../../src/master/events.js';
-import { REF_MARKERS } from '../../src/master/pb-connection.js';
-import { startTestMaster, type TestMaster } from '../../src/master/test-master.js';
-import type { WorkerHandle } from '../../src/master/worker-handle.js';
-import { RemoteRef, jelly, jellyFailure } from '../../src/protocol/jelly.js';
-import { PreJellied, RemoteCallError } from '../../src/session/pb/broker.js';
-import { ManualClock } from '../../src/util/clock.js';
-import { PyFloat, PyTuple } from '../../src/values.js';
-import { b, PbTestWorker, RawPbClient } from './scripted-pb-client.js';
+import { AuthError } from '../../../src/errors.js';
+import type { MasterEvent } from '../../../src/master/events.js';
+import { REF_MARKERS } from '../../../src/master/pb/connection.js';
+import { startTestMaster, type TestMaster } from '../../../src/master/test-master.js';
+import type { WorkerHandle } from '../../../src/master/worker-handle.js';
+import { RemoteRef, jelly, jellyFailure } from '../../../src/protocol/jelly.js';
+import { PreJellied, RemoteCallError } from '../../../src/engine/pb/broker.js';
+import { ManualClock } from '../../../src/util/clock.js';
+import { PyFloat, PyTuple } from '../../../src/values.js';
+import { b, PbTestWorker, RawPbClient } from './scripted-client.js';
 
 const BUILDERS = [
   { name: 'b1', builddir: 'b1dir' },

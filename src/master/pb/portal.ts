@@ -1,8 +1,8 @@
-import { RemoteRef, type JellyValue } from '../protocol/jelly.js';
-import { Referenceable, type Broker } from '../session/pb/broker.js';
-import { PyTuple } from '../values.js';
+import { RemoteRef, type JellyValue } from '../../protocol/jelly.js';
+import { Referenceable, type Broker } from '../../engine/pb/broker.js';
+import { PyTuple } from '../../values.js';
 import { checkResponse, newChallenge } from './newcred.js';
-import { pyFailure, unauthorizedLogin } from './pb-failure.js';
+import { pyFailure, unauthorizedLogin } from './failure.js';
 
 /**
  * The master's twisted.cred portal over PB (`docs/protocol/pb.md` §5): the root

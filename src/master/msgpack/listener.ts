@@ -2,10 +2,10 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { MAX_MSGPACK_MESSAGE_BYTES } from '../protocol/msgpack.js';
-import { MsgpackWorkerConnection } from './msgpack-connection.js';
-import { TrackedServer } from './tracked-server.js';
-import type { MasterContext } from './worker-connection.js';
+import { MAX_MSGPACK_MESSAGE_BYTES } from '../../protocol/msgpack.js';
+import { MsgpackWorkerConnection } from './connection.js';
+import { TrackedServer } from '../tracked-server.js';
+import type { ListenerContext } from '../listener-context.js';
 
 /**
  * The msgpack port of the test master: a WebSocket server that authenticates the upgrade
@@ -14,11 +14,6 @@ import type { MasterContext } from './worker-connection.js';
  * each as a bare status line, then the connection is closed.
  */
 
-/** Master context plus the duplicate-connection decision the listeners share. */
-export interface ListenerContext extends MasterContext {
-  /** Whether a new connection for `name` may attach (false: an older connection is still alive). */
-  admit(name: string): boolean | Promise<boolean>;
-}
 
 type Credentials = { ok: true; name: string; password: string } | { ok: false; status: 400 | 401 };
 

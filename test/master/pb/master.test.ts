@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { CommandResult } from '../../src/master/command-run.js';
-import type { MasterEvent } from '../../src/master/events.js';
-import { expectedResponse } from '../../src/master/newcred.js';
-import { startTestMaster } from '../../src/master/test-master.js';
-import type { WorkerHandle } from '../../src/master/worker-handle.js';
-import { BananaDecoder, type SExp } from '../../src/protocol/banana.js';
-import { CopiedFailure, RemoteRef, jelly, toPlain, unjelly, type JellyValue } from '../../src/protocol/jelly.js';
-import { PyTuple } from '../../src/values.js';
-import { captureChunks } from '../session/pb/fixtures.js';
-import { pbStreams } from '../protocol/pb-capture.js';
-import { b, RawPbClient, word } from './scripted-pb-client.js';
+import type { CommandResult } from '../../../src/master/command-run.js';
+import type { MasterEvent } from '../../../src/master/events.js';
+import { expectedResponse } from '../../../src/master/pb/newcred.js';
+import { startTestMaster } from '../../../src/master/test-master.js';
+import type { WorkerHandle } from '../../../src/master/worker-handle.js';
+import { BananaDecoder, type SExp } from '../../../src/protocol/banana.js';
+import { CopiedFailure, RemoteRef, jelly, toPlain, unjelly, type JellyValue } from '../../../src/protocol/jelly.js';
+import { PyTuple } from '../../../src/values.js';
+import { captureChunks } from '../../session/pb/fixtures.js';
+import { pbStreams } from '../../protocol/pb-capture.js';
+import { b, RawPbClient, word } from './scripted-client.js';
 
 const chunks = captureChunks('pb-session.jsonl');
 const conn = (n: number) => chunks.filter((c) => c.conn === n);

@@ -1,4 +1,4 @@
-import { pathRulesFor, type WorkerEnviron } from '../util/python-path.js';
+import { pathRulesFor, type WorkerEnviron } from '../../util/python-path.js';
 
 /**
  * How the 3.7 master turns a step's PB-style command into a msgpack `start_command`

@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
-import { AuthError } from '../../src/errors.js';
-import { startTestMaster } from '../../src/master/test-master.js';
-import type { LogChunk } from '../../src/commands/update.js';
-import { createPbSession } from '../../src/session/pb/pb-session.js';
-import { ManualClock } from '../../src/util/clock.js';
-import { PyFloat } from '../../src/values.js';
-import type { StartCommandRequest } from '../../src/worker/handlers.js';
-import type { SessionOptions } from '../../src/worker/session.js';
-import { fakeHandlers } from '../session/pb/handlers-fake.js';
+import { AuthError } from '../../../src/errors.js';
+import { startTestMaster } from '../../../src/master/test-master.js';
+import type { LogChunk } from '../../../src/commands/update.js';
+import { createPbSession } from '../../../src/session/pb/pb-session.js';
+import { ManualClock } from '../../../src/util/clock.js';
+import { PyFloat } from '../../../src/values.js';
+import type { StartCommandRequest } from '../../../src/worker/handlers.js';
+import type { SessionOptions } from '../../../src/worker/session.js';
+import { fakeHandlers } from '../../session/pb/handlers-fake.js';
 
 /** The worker's own PB session (src/session/pb) against the test master, over real TCP. */
 

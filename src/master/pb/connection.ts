@@ -1,13 +1,13 @@
-import { ConnectionError } from '../errors.js';
-import { RemoteRef } from '../protocol/jelly.js';
-import { NO_SUCH_METHOD_TYPE, Referenceable, RemoteCallError as PbRemoteCallError, type Broker, type RemoteReference } from '../session/pb/broker.js';
-import { PyTuple } from '../values.js';
-import type { CommandRun } from './command-run.js';
-import { PbFileReader, PbFileWriter, PbRemoteCommand, type CommandObjectHost } from './pb-command-objects.js';
-import { pyFailure } from './pb-failure.js';
-import { describe, dictEntries, isDict, pyDecode } from './pb-values.js';
-import { RemoteCallError } from './remote-call-error.js';
-import { WorkerConnection, type MasterContext } from './worker-connection.js';
+import { ConnectionError } from '../../errors.js';
+import { RemoteRef } from '../../protocol/jelly.js';
+import { NO_SUCH_METHOD_TYPE, Referenceable, RemoteCallError, type Broker, type RemoteReference } from '../../engine/pb/broker.js';
+import { parentsOf } from '../../protocol/python-failure.js';
+import { PyTuple } from '../../values.js';
+import type { CommandRun } from '../command-run.js';
+import { PbFileReader, PbFileWriter, PbRemoteCommand, type CommandObjectHost } from './command-objects.js';
+import { pyFailure } from './failure.js';
+import { describe, dictEntries, isDict, pyDecode } from './values.js';
+import { WorkerConnection, type MasterContext } from '../worker-connection.js';
 
 /**
  * The master side of one logged-in PB worker, behaving like the 3.7 master's
@@ -44,13 +44,7 @@ export const REF_MARKERS = {
 } as const;
 
 function isNoSuchMethod(err: unknown): boolean {
-  return err instanceof PbRemoteCallError && [err.failure.type, ...(err.failure.parents ?? [])].map(String).includes(NO_SUCH_METHOD_TYPE);
-}
-
-/** The master's error for a call the worker answered with a failure. */
-function remoteError(err: unknown): unknown {
-  if (err instanceof PbRemoteCallError) return new RemoteCallError(`${String(err.failure.type)}: ${String(err.failure.value)}`, String(err.failure.type));
-  return err;
+  return err instanceof RemoteCallError && err.isA(NO_SUCH_METHOD_TYPE);
 }
 
 export class PbWorkerConnection extends WorkerConnection {
@@ -162,14 +156,14 @@ export class PbWorkerConnection extends WorkerConnection {
         return;
       } catch (err) {
         if (err instanceof ConnectionError) return;
-        if (!isNoSuchMethod(err)) throw remoteError(err);
+        if (!isNoSuchMethod(err)) throw err;
       }
       const first = this.workerForBuilders.values().next();
       if (first.done) return;
       try {
         await this.link.broker.callRemote(first.value.ref, 'shutdown');
       } catch (err) {
-        if (!(err instanceof ConnectionError)) throw remoteError(err);
+        if (!(err instanceof ConnectionError)) throw err;
       }
     })().finally(() => (this.shutdownCall = undefined));
     return this.shutdownCall;
@@ -185,18 +179,17 @@ export class PbWorkerConnection extends WorkerConnection {
   }
 
   private async call(target: RemoteReference, method: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}): Promise<unknown> {
-    try {
-      return await this.link.broker.callRemote(target.ref, method, args, kwargs);
-    } catch (err) {
-      throw remoteError(err);
-    }
+    return this.link.broker.callRemote(target.ref, method, args, kwargs);
   }
 
   private workerForBuilder(builderName: string): RemoteReference {
     this.requireBuilder(builderName);
     const wfb = this.workerForBuilders.get(builderName);
     // Connection.remoteStartBuild on a builder the worker did not list: `None.callRemote`.
-    if (!wfb) throw new RemoteCallError(`builtins.AttributeError: 'NoneType' object has no attribute 'callRemote'`, 'builtins.AttributeError');
+    if (!wfb) {
+      const type = 'builtins.AttributeError';
+      throw new RemoteCallError('startBuild', { type, value: "'NoneType' object has no attribute 'callRemote'", traceback: '', parents: parentsOf(type) });
+    }
     return wfb;
   }
 
@@ -208,14 +201,14 @@ export class PbWorkerConnection extends WorkerConnection {
     try {
       return this.infoDict(await broker.callRemote(this.mind.ref, 'getWorkerInfo'), 'getWorkerInfo');
     } catch (err) {
-      if (!isNoSuchMethod(err)) throw remoteError(err);
+      if (!isNoSuchMethod(err)) throw err;
     }
     await this.sendPrint('buildbot-slave detected, failing back to deprecated buildslave API. (Ignoring missing getWorkerInfo method.)');
     let info: Record<string, unknown> = {};
     try {
       info = this.infoDict(await broker.callRemote(this.mind.ref, 'getSlaveInfo'), 'getSlaveInfo');
     } catch (err) {
-      if (!isNoSuchMethod(err)) throw remoteError(err);
+      if (!isNoSuchMethod(err)) throw err;
     }
     if ('slave_commands' in info) {
       info.worker_commands = info.slave_commands;
@@ -229,7 +222,7 @@ export class PbWorkerConnection extends WorkerConnection {
       try {
         info[key] = pyDecode(await broker.callRemote(this.mind.ref, method));
       } catch (err) {
-        if (!isNoSuchMethod(err)) throw remoteError(err);
+        if (!isNoSuchMethod(err)) throw err;
       }
     }
     return info;

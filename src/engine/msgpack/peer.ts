@@ -1,25 +1,21 @@
 import type { Logger } from 'pino';
-import { ConnectionError, ProtocolError, WorkerError } from '../../errors.js';
+import { ConnectionError, ProtocolError } from '../../errors.js';
 import { decodeMessage, describeMsgpackValue, encodeMessage, type MsgpackMessage } from '../../protocol/msgpack.js';
-import { missingKeyText, responseMessage, unknownOpText } from './wire.js';
+import { reportMistake, type EngineRole, type MistakePolicy, type MistakeSeverity, type PeerMistakeHandler, type Strictness } from '../peer-mistake.js';
+import { RemoteCallError } from '../remote-call-error.js';
+import { missingKeyText, responseMessage, unknownOpText } from './messages.js';
+
+export { RemoteCallError };
 
 /**
- * Requests and responses of `msgpack_experimental_v7` (`docs/protocol/msgpack.md` §2):
- * per-connection sequence numbers from 0 for what this side sends, responses matched by
- * `seq_number` only, `is_exception` tested for presence, one answer per request from the
- * master (an error for an unknown op, never a dropped connection). Transport-free: the
- * session feeds `receive` with binary messages and gives `send` for the other way.
+ * Requests and responses of `msgpack_experimental_v7` (`docs/protocol/msgpack.md` §2),
+ * for either end: per-connection sequence numbers from 0 for what this side sends,
+ * responses matched by `seq_number` only, `is_exception` tested for presence, one answer
+ * per request (an error for an unknown op, never a dropped connection). A response to no
+ * outstanding request is a peer mistake the master drops the connection for (a KeyError
+ * in its onMessage) and the worker ignores; `strictness` chooses. Transport-free: the
+ * caller feeds `receive` with binary messages and gives `send` for the other way.
  */
-
-/** The master answered one of our requests with `is_exception` (§2.1); `message` is its text. */
-export class RemoteRequestError extends WorkerError {
-  constructor(
-    readonly op: string,
-    message: string,
-  ) {
-    super('ERR_REMOTE_REQUEST', message);
-  }
-}
 
 /** Requests in flight at once; more wait in order (they are sent in the order they were made). */
 export const MAX_OUTSTANDING_REQUESTS = 64;
@@ -34,6 +30,12 @@ export interface PeerOptions {
   send: (payload: Buffer) => void;
   log: Logger;
   handlers: Readonly<Record<string, OpHandler>>;
+  /** Which end this is (only words in logs and texts differ). Default: worker. */
+  role?: EngineRole;
+  /** Default: `tolerate` for the worker, `drop` for the master (as the Python peers). */
+  strictness?: Strictness;
+  /** Told of every peer mistake; the engine also logs it at warn level. */
+  onPeerMistake?: PeerMistakeHandler;
   maxOutstanding?: number;
   maxQueued?: number;
 }
@@ -57,10 +59,25 @@ export class MsgpackPeer {
   private lost: Error | undefined;
   private readonly maxOutstanding: number;
   private readonly maxQueued: number;
+  private readonly peerName: string;
+  private readonly policy: MistakePolicy;
 
   constructor(private readonly opts: PeerOptions) {
     this.maxOutstanding = opts.maxOutstanding ?? MAX_OUTSTANDING_REQUESTS;
     this.maxQueued = opts.maxQueued ?? MAX_QUEUED_REQUESTS;
+    const role = opts.role ?? 'worker';
+    this.peerName = role === 'worker' ? 'the master' : 'the worker';
+    this.policy = {
+      strictness: opts.strictness ?? (role === 'master' ? 'drop' : 'tolerate'),
+      onPeerMistake: (m) => {
+        opts.log.warn({ code: m.code, fatal: m.fatal }, m.message);
+        opts.onPeerMistake?.(m);
+      },
+    };
+  }
+
+  private mistake(code: string, message: string, severity: MistakeSeverity): void {
+    reportMistake(this.policy, code, message, severity);
   }
 
   /** Requests sent and not answered yet. */
@@ -79,7 +96,7 @@ export class MsgpackPeer {
 
   /**
    * Send a request stamped with the next `seq_number` (§2.1) and resolve with the
-   * master's `result`; reject with RemoteRequestError on `is_exception`, ConnectionError
+   * peer's `result`; reject with RemoteCallError on `is_exception`, ConnectionError
    * when the connection goes away first.
    */
   request(message: MsgpackMessage): Promise<unknown> {
@@ -97,19 +114,26 @@ export class MsgpackPeer {
   }
 
   /**
-   * One binary message from the master. Throws ProtocolError for bytes that are not one
-   * msgpack map (the session then drops the connection, as both Python peers do, §2.2).
+   * One binary message from the peer. Throws PeerMistakeError (a ProtocolError, already
+   * reported) for bytes that are not one msgpack map (the caller then drops the
+   * connection, as both Python peers do, §2.2) and for a mistake the strictness does not tolerate.
    */
   receive(payload: Uint8Array): void {
     if (this.lost) return;
-    const msg = decodeMessage(payload);
+    let msg: MsgpackMessage;
+    try {
+      msg = decodeMessage(payload);
+    } catch (err) {
+      if (err instanceof ProtocolError) this.mistake(err.code, `undecodable message: ${err.message}`, 'fatal');
+      throw err;
+    }
     if (!Object.hasOwn(msg, 'seq_number') || !Object.hasOwn(msg, 'op')) {
       // §2.1: logged and ignored, no response.
-      this.opts.log.warn({ keys: Object.keys(msg) }, 'message from the master without "seq_number" or "op" ignored');
+      this.mistake('ERR_MSGPACK_MESSAGE', `message without "seq_number" or "op" ignored: ${JSON.stringify(Object.keys(msg))}`, 'tolerated');
       return;
     }
     if (!isSeq(msg.seq_number)) {
-      this.opts.log.warn({ seq_number: describeMsgpackValue(msg.seq_number) }, 'message from the master with an invalid seq_number ignored');
+      this.mistake('ERR_MSGPACK_MESSAGE', `message with an invalid seq_number ${describeMsgpackValue(msg.seq_number)} ignored`, 'tolerated');
       return;
     }
     if (msg.op === 'response') this.onResponse(msg);
@@ -144,11 +168,11 @@ export class MsgpackPeer {
     const seq = msg.seq_number as number;
     const p = this.pending.get(seq);
     if (!p) {
-      this.opts.log.warn({ seq_number: seq }, 'response from the master to no outstanding request ignored');
+      this.mistake('ERR_MSGPACK_NOT_PENDING', `response for seq_number ${seq}, which is not outstanding`, 'droppable');
       return;
     }
     this.pending.delete(seq);
-    if (Object.hasOwn(msg, 'is_exception')) p.reject(new RemoteRequestError(p.op, typeof msg.result === 'string' ? msg.result : describeMsgpackValue(msg.result)));
+    if (Object.hasOwn(msg, 'is_exception')) p.reject(RemoteCallError.fromText(p.op, typeof msg.result === 'string' ? msg.result : describeMsgpackValue(msg.result)));
     else p.resolve(msg.result ?? null);
     this.drainQueue();
   }
@@ -163,8 +187,8 @@ export class MsgpackPeer {
     const op = msg.op;
     const handler = typeof op === 'string' && Object.hasOwn(this.opts.handlers, op) ? this.opts.handlers[op] : undefined;
     if (!handler) {
-      this.opts.log.warn({ op: describeMsgpackValue(op) }, 'unknown op from the master');
       this.respond(seq, unknownOpText(op), true);
+      this.mistake('ERR_MSGPACK_UNKNOWN_OP', `unknown op ${describeMsgpackValue(op)} answered with an error`, 'tolerated');
       return;
     }
     let result: unknown;
@@ -174,7 +198,7 @@ export class MsgpackPeer {
       this.respondError(seq, String(op), err);
       return;
     }
-    if (result instanceof Promise) {
+    if (isThenable(result)) {
       result.then(
         (value) => this.respond(seq, value ?? null, false),
         (err) => this.respondError(seq, String(op), err),
@@ -186,7 +210,7 @@ export class MsgpackPeer {
 
   private respondError(seq: number, op: string, err: unknown): void {
     const text = err instanceof Error ? err.message : String(err);
-    this.opts.log.warn({ op, err }, 'answering the master with an error');
+    this.opts.log.warn({ op, err }, `answering ${this.peerName} with an error`);
     this.respond(seq, text, true);
   }
 
@@ -207,4 +231,8 @@ export class MsgpackPeer {
 /** Check that a request carries the keys its op needs (the stock worker's KeyError texts). */
 export function requireKeys(msg: MsgpackMessage, keys: readonly string[]): void {
   for (const k of keys) if (!Object.hasOwn(msg, k)) throw new ProtocolError(missingKeyText(k), 'ERR_MISSING_KEY');
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
 }

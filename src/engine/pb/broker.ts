@@ -2,13 +2,20 @@ import type { Logger } from 'pino';
 import { ConnectionError, NoSuchMethodError, ProtocolError, WorkerError } from '../../errors.js';
 import type { SExp } from '../../protocol/banana.js';
 import { CopiedFailure, Exported, RemoteRef, jelly, jellyFailure, unjelly, type JellyValue } from '../../protocol/jelly.js';
+import { BASE_PARENTS, TRACEBACK_UNAVAILABLE, parentsOf, pythonTypeOf } from '../../protocol/python-failure.js';
 import { PyTuple } from '../../values.js';
+import { PeerMistakeError, reportMistake, type EngineRole, type MistakePolicy, type MistakeSeverity, type PeerMistakeHandler, type Strictness } from '../peer-mistake.js';
+import { RemoteCallError } from '../remote-call-error.js';
+
+export { RemoteCallError };
 
 /**
  * A Perspective Broker peer (`docs/protocol/pb.md` §4): request/answer matching,
  * the table of objects this side exports, reference counting in both directions. It is
  * pure of I/O — it is fed decoded s-expressions and sends through a `send` function — and
- * knows nothing of Buildbot, so the worker and the test master can both use it.
+ * knows nothing of Buildbot, so the worker and the test master both use it. Peer mistakes
+ * go to `onPeerMistake`; with `strictness: 'drop'` the ones Twisted drops the link for
+ * (§7.14) make `receive` throw, as do malformed expressions in either mode.
  */
 
 /** PB protocol version both sides announce (§4.1). */
@@ -19,8 +26,6 @@ export const NO_SUCH_METHOD_TYPE = 'twisted.spread.flavors.NoSuchMethod';
 /** Failure type of a call on an object id the receiver does not know (§4.3). */
 export const INVALID_OBJECT_TYPE = 'twisted.spread.pb.Error';
 export const INVALID_OBJECT_VALUE = 'Invalid Object ID';
-
-const PARENTS_TAIL = ['builtins.Exception', 'builtins.BaseException', 'builtins.object'];
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 const word = (s: string): Uint8Array => Buffer.from(s, 'latin1');
@@ -72,24 +77,16 @@ export interface FailureSource {
   parents?: string[];
 }
 
-/** The peer answered a call with an `error`: the failure it sent is in `failure`. */
-export class RemoteCallError extends WorkerError {
-  constructor(
-    readonly method: string,
-    readonly failure: CopiedFailure,
-  ) {
-    super('ERR_REMOTE_CALL', `remote ${method}() failed: ${failure.type}: ${failure.value}`);
-  }
-}
-
 /** Thrown by a method to make the error answer carry an exact failure type (e.g. Twisted's). */
 export class PbFailure extends WorkerError implements FailureSource {
+  readonly parents: string[];
   constructor(
     readonly type: string,
     readonly value: string,
-    readonly parents?: string[],
+    parents?: string[],
   ) {
     super('ERR_PB_FAILURE', `${type}: ${value}`);
+    this.parents = parents ?? parentsOf(type);
   }
 }
 
@@ -108,10 +105,16 @@ export interface BrokerOptions {
   /** Send one top-level expression to the peer (the caller encodes and writes it). */
   send: (expr: SExp) => void;
   log: Logger;
+  /** Which end this is; the master end answers `b'root'` calls (`root`). Default: worker. */
+  role?: EngineRole;
   /** Answers calls on the object id `b'root'` (servers only). */
   root?: Referenceable;
-  /** Whether failures we send include tracebacks (Twisted's `unsafeTracebacks`). */
+  /** Whether failures we send include tracebacks (Twisted's `unsafeTracebacks`); see `setUnsafeTracebacks`. */
   unsafeTracebacks?: boolean;
+  /** Default: `tolerate` for the worker, `drop` for the master (as Twisted). */
+  strictness?: Strictness;
+  /** Told of every peer mistake (tolerated or not); the engine also logs it at warn level. */
+  onPeerMistake?: PeerMistakeHandler;
 }
 
 /** A reference to an object owned by the peer, with the calls and the release it needs. */
@@ -139,7 +142,9 @@ export class Broker {
   private readonly send: (expr: SExp) => void;
   private readonly log: Logger;
   private readonly root: Referenceable | undefined;
-  private readonly unsafeTracebacks: boolean;
+  private unsafeTracebacks: boolean;
+  readonly role: EngineRole;
+  private readonly policy: MistakePolicy;
 
   private nextRequestId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -164,6 +169,25 @@ export class Broker {
     this.log = opts.log;
     this.root = opts.root;
     this.unsafeTracebacks = opts.unsafeTracebacks ?? false;
+    this.role = opts.role ?? 'worker';
+    const onPeerMistake = opts.onPeerMistake;
+    this.policy = {
+      strictness: opts.strictness ?? (this.role === 'master' ? 'drop' : 'tolerate'),
+      onPeerMistake: (m) => {
+        this.log.warn({ code: m.code, fatal: m.fatal }, m.message);
+        onPeerMistake?.(m);
+      },
+    };
+  }
+
+  /** Share tracebacks from now on (a master does so only with a logged-in peer). */
+  setUnsafeTracebacks(on: boolean): void {
+    this.unsafeTracebacks = on;
+  }
+
+  /** Report a peer mistake; throws PeerMistakeError when the connection must go. */
+  private mistake(code: string, message: string, severity: MistakeSeverity): void {
+    reportMistake(this.policy, code, message, severity);
   }
 
   /** Announce our protocol version; call once, right after the dialect switch. */
@@ -272,11 +296,22 @@ export class Broker {
   }
 
   /**
-   * Handle one decoded top-level expression from the peer. Throws ProtocolError when the
-   * expression cannot be part of a PB conversation; the caller must then drop the link.
+   * Handle one decoded top-level expression from the peer. Throws PeerMistakeError (a
+   * ProtocolError, already reported to onPeerMistake) when the expression cannot be part of
+   * a PB conversation, or is a mistake the strictness does not tolerate; the caller must
+   * then drop the link.
    */
   receive(expr: SExp): void {
     if (this.lost) return;
+    try {
+      this.dispatch(expr);
+    } catch (err) {
+      if (err instanceof ProtocolError && !(err instanceof PeerMistakeError)) this.mistake(err.code, err.message, 'fatal');
+      throw err;
+    }
+  }
+
+  private dispatch(expr: SExp): void {
     if (!Array.isArray(expr) || expr.length === 0 || !(expr[0] instanceof Uint8Array)) {
       throw new ProtocolError('PB expression is not a list starting with a command word', 'ERR_PB_MESSAGE');
     }
@@ -296,11 +331,11 @@ export class Broker {
       case 'uncache':
       case 'cachemessage':
         // Cacheables are never exported by either Buildbot peer; nothing to do.
-        this.log.warn({ command }, 'ignoring PB cache command');
+        this.mistake('ERR_PB_CACHE', `PB cache command ${JSON.stringify(command)} ignored (nothing here is cached)`, 'tolerated');
         return;
       default:
         // Never answer with didNotUnderstand: Twisted cannot encode it (§4).
-        this.log.warn({ command }, 'ignoring unknown PB command');
+        this.mistake('ERR_PB_UNKNOWN_COMMAND', `unknown PB command ${JSON.stringify(command)}`, 'droppable');
         return;
     }
   }
@@ -335,7 +370,7 @@ export class Broker {
     if (expr.length !== 2 || (version !== PB_VERSION && version !== BigInt(PB_VERSION))) {
       throw new ProtocolError(`peer speaks PB version ${String(version)}, this side speaks ${PB_VERSION}`, 'ERR_PB_VERSION');
     }
-    if (this.versionSeen) this.log.warn('peer sent its PB version twice');
+    if (this.versionSeen) this.mistake('ERR_PB_VERSION', 'peer sent its PB version twice', 'tolerated');
     this.versionSeen = true;
   }
 
@@ -360,7 +395,7 @@ export class Broker {
       }
     } catch (err) {
       // Twisted answers an unacceptable argument with an error and keeps the link.
-      this.log.warn({ err, method }, 'cannot unjelly the arguments of a call');
+      this.mistake('ERR_PB_ARGUMENTS', `cannot unjelly the arguments of ${method}(): ${(err as Error).message}`, 'tolerated');
       if (wantAnswer) this.sendFailure(requestId, { type: 'twisted.spread.jelly.InsecureJelly', value: String((err as Error).message) });
       return;
     }
@@ -372,18 +407,19 @@ export class Broker {
       target = this.exports.get(objectId)?.obj;
     }
     if (!target) {
-      this.log.warn({ objectId: objectId instanceof Uint8Array ? utf8.decode(objectId) : objectId, method }, 'call on an unknown object id');
+      const id = objectId instanceof Uint8Array ? utf8.decode(objectId) : String(objectId);
       this.releaseAll(args as JellyValue);
       this.releaseAll(kwargs);
-      if (wantAnswer) this.sendFailure(requestId, { type: INVALID_OBJECT_TYPE, value: INVALID_OBJECT_VALUE, parents: [INVALID_OBJECT_TYPE, ...PARENTS_TAIL] });
+      if (wantAnswer) this.sendFailure(requestId, { type: INVALID_OBJECT_TYPE, value: INVALID_OBJECT_VALUE });
+      this.mistake('ERR_PB_UNKNOWN_OBJECT', `call of ${method}() on object ${id}, which this side does not export`, 'tolerated');
       return;
     }
     const fn = target.lookupMethod(method);
     if (!fn) {
-      this.log.warn({ object: target.label, method }, 'call of a method this side does not implement');
       this.releaseAll(args as JellyValue);
       this.releaseAll(kwargs);
       if (wantAnswer) this.sendFailure(requestId, failureOf(new NoSuchMethodError(method)));
+      this.mistake('ERR_NO_SUCH_METHOD', `call of ${method}() on ${target.label}, which this side does not implement`, 'tolerated');
       return;
     }
 
@@ -456,8 +492,8 @@ export class Broker {
     }
     const pending = this.pending.get(requestId);
     if (!pending) {
-      // Twisted drops the link here; an answer nobody waits for harms nothing, so log it.
-      this.log.warn({ requestId }, `PB ${kind} for a request that is not pending; ignored`);
+      // Twisted drops the link here; an answer nobody waits for harms nothing when tolerating.
+      this.mistake('ERR_PB_NOT_PENDING', `${kind} for request ${requestId}, which is not pending`, 'droppable');
       return undefined;
     }
     this.pending.delete(requestId);
@@ -469,8 +505,8 @@ export class Broker {
     if (expr.length !== 2 || typeof luid !== 'number') throw new ProtocolError('malformed PB decref', 'ERR_PB_MESSAGE');
     const entry = this.exports.get(luid);
     if (!entry) {
-      // Twisted raises KeyError and drops the link; a stray decref is harmless here.
-      this.log.warn({ luid }, 'decref of an object id this side does not export; ignored');
+      // Twisted raises KeyError and drops the link; a stray decref is harmless when tolerating.
+      this.mistake('ERR_PB_DECREF', `decref of object ${luid}, which this side does not export`, 'droppable');
       return;
     }
     entry.refcount -= 1;
@@ -500,14 +536,14 @@ export class Broker {
 
   private sendFailure(requestId: number, failure: FailureSource): void {
     if (this.lost) return;
-    const traceback = this.unsafeTracebacks && failure.traceback ? failure.traceback : 'Traceback unavailable\n';
-    const parents = failure.parents ?? [failure.type, ...PARENTS_TAIL];
+    const traceback = this.unsafeTracebacks && failure.traceback ? failure.traceback : TRACEBACK_UNAVAILABLE;
+    const parents = failure.parents ?? parentsOf(failure.type);
     try {
       this.emit([W.error, requestId, jellyFailure({ type: failure.type, value: failure.value, traceback, parents })]);
     } catch (err) {
       // Last resort: a failure small enough to always encode.
       this.log.error({ err, requestId }, 'cannot send an error answer');
-      this.emit([W.error, requestId, jellyFailure({ type: 'builtins.Exception', value: 'the worker could not encode its answer', traceback: 'Traceback unavailable\n', parents: PARENTS_TAIL })]);
+      this.emit([W.error, requestId, jellyFailure({ type: 'builtins.Exception', value: `the ${this.role} could not encode its answer`, traceback: TRACEBACK_UNAVAILABLE, parents: [...BASE_PARENTS] })]);
     }
   }
 
@@ -599,13 +635,8 @@ export function collectRemoteRefs(value: unknown): RemoteRef[] {
 
 /** The failure fields to send for an error raised by a method. */
 export function failureOf(err: unknown): FailureSource {
-  if (err instanceof NoSuchMethodError) {
-    return { type: NO_SUCH_METHOD_TYPE, value: err.message, parents: [NO_SUCH_METHOD_TYPE, 'builtins.AttributeError', ...PARENTS_TAIL] };
-  }
+  if (err instanceof NoSuchMethodError) return { type: NO_SUCH_METHOD_TYPE, value: err.message };
   if (err instanceof PbFailure) return { type: err.type, value: err.value, traceback: err.stack, parents: err.parents };
-  if (err instanceof Error) {
-    const type = err instanceof WorkerError ? `buildbot_worker.${err.name}` : 'builtins.Exception';
-    return { type, value: err.message, traceback: err.stack };
-  }
-  return { type: 'builtins.Exception', value: String(err) };
+  if (err instanceof Error) return { type: pythonTypeOf(err), value: err.message, traceback: err.stack };
+  return { type: pythonTypeOf(err), value: String(err) };
 }

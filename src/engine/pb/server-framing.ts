@@ -1,6 +1,6 @@
-import { ProtocolError } from '../errors.js';
-import { BananaFraming } from '../protocol/banana-framing.js';
-import { encodeBanana, type Dialect, type SExp } from '../protocol/banana.js';
+import { ProtocolError } from '../../errors.js';
+import { BananaFraming } from '../../protocol/banana-framing.js';
+import { encodeBanana, type Dialect, type SExp } from '../../protocol/banana.js';
 
 /**
  * Banana dialect negotiation, server side (`docs/protocol/pb.md` §2.6): on accept the

@@ -1,4 +1,5 @@
 import { PbFailure } from '../../engine/pb/broker.js';
+import { BASE_PARENTS } from '../../protocol/python-failure.js';
 
 /**
  * Failures the PB master answers with, spelled like the Python exceptions the 3.7 master
@@ -6,21 +7,13 @@ import { PbFailure } from '../../engine/pb/broker.js';
  * parents for the receiver's `Failure.check()`, and a Python-looking traceback.
  */
 
-const BASE_PARENTS = ['builtins.Exception', 'builtins.BaseException', 'builtins.object'];
-
 /** twisted.cred's refusal of a wrong name or password (capture #9). */
 export const UNAUTHORIZED_LOGIN_TYPE = 'twisted.cred.error.UnauthorizedLogin';
 const UNAUTHORIZED_LOGIN_PARENTS = [UNAUTHORIZED_LOGIN_TYPE, 'twisted.cred.error.LoginFailed', 'twisted.cred.error.Unauthorized', ...BASE_PARENTS];
 
-const EXTRA_PARENTS: Record<string, string[]> = {
-  'builtins.FileNotFoundError': ['builtins.OSError'],
-  'builtins.KeyError': ['builtins.LookupError'],
-  'builtins.NotImplementedError': ['builtins.RuntimeError'],
-};
-
 /** A failure of Python type `type` (e.g. `builtins.ValueError`) with `str(exc)` = `value`. */
 export function pyFailure(type: string, value: string, parents?: string[]): PbFailure {
-  const f = new PbFailure(type, value, parents ?? [type, ...(EXTRA_PARENTS[type] ?? []), ...BASE_PARENTS]);
+  const f = new PbFailure(type, value, parents);
   // The broker sends `stack` as the traceback text (the master shares its tracebacks).
   f.stack = `Traceback (most recent call last):\n${type}: ${value}\n`;
   return f;

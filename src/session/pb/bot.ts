@@ -24,7 +24,7 @@ function text(value: unknown): string | undefined {
 }
 
 function badArgs(message: string): PbFailure {
-  return new PbFailure('builtins.TypeError', message, ['builtins.TypeError', 'builtins.Exception', 'builtins.BaseException', 'builtins.object']);
+  return new PbFailure('builtins.TypeError', message);
 }
 
 function items(value: unknown): readonly unknown[] | undefined {

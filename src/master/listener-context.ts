@@ -4,4 +4,6 @@ import type { MasterContext } from './worker-connection.js';
 export interface ListenerContext extends MasterContext {
   /** Whether a new connection for `name` may attach (false: an older connection is still alive). */
   admit(name: string): boolean | Promise<boolean>;
+  /** A connection that has not logged in this long after accept is closed (0: never). */
+  loginTimeoutMs: number;
 }

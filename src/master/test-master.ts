@@ -34,6 +34,11 @@ export interface TestMasterOptions {
   keepaliveIntervalMs?: number;
   /** How long a duplicate connection pings the old one before replacing it (real master: 10 s). */
   duplicateTimeoutMs?: number;
+  /**
+   * A connection that has not logged in this long after accept is closed, so that idle or
+   * half-sent logins cannot pile up (default 30 s; 0 = never, like the real master).
+   */
+  loginTimeoutMs?: number;
 }
 
 export interface WaitOptions {
@@ -43,6 +48,7 @@ export interface WaitOptions {
 
 export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
 export const DEFAULT_DUPLICATE_TIMEOUT_MS = 10_000;
+export const DEFAULT_LOGIN_TIMEOUT_MS = 30_000;
 
 export class TestMaster extends EventEmitter {
   /** Bound PB port (0 when not listening). */
@@ -79,6 +85,7 @@ export class TestMaster extends EventEmitter {
         if (this.attached.get(h.name) === h) this.attached.delete(h.name);
       },
       admit: (name) => (this.attached.has(name) ? this.admitDuplicate(name) : true),
+      loginTimeoutMs: options.loginTimeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS,
     };
   }
 

@@ -3,8 +3,10 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { MAX_MSGPACK_MESSAGE_BYTES } from '../../protocol/msgpack.js';
+import type { TimerHandle } from '../../util/clock.js';
 import { MsgpackWorkerConnection } from './connection.js';
 import { TrackedServer } from '../tracked-server.js';
+import { passwordMatches } from '../credentials.js';
 import type { ListenerContext } from '../listener-context.js';
 
 /**
@@ -44,6 +46,7 @@ export function parseBasicAuth(header: string | undefined): Credentials {
 export class MsgpackListener {
   private readonly server: TrackedServer;
   private readonly wss: WebSocketServer;
+  private readonly loginTimers = new WeakMap<Socket, TimerHandle>();
 
   private constructor(
     server: http.Server,
@@ -57,6 +60,7 @@ export class MsgpackListener {
       // Autobahn negotiates no subprotocol.
       handleProtocols: () => false,
     });
+    server.on('connection', (socket: Socket) => this.startLoginDeadline(socket));
     server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     server.on('request', (_req, res) => {
       res.writeHead(426, { Connection: 'close' });
@@ -82,11 +86,24 @@ export class MsgpackListener {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
+  /** The login is the upgrade request: a connection that has not sent one in time is dropped. */
+  private startLoginDeadline(socket: Socket): void {
+    const ms = this.ctx.loginTimeoutMs;
+    if (ms <= 0) return;
+    const timer = this.ctx.clock.setTimeout(() => {
+      this.ctx.emit({ type: 'violation', worker: null, protocol: 'msgpack', message: `no login within ${ms / 1000} s (connection dropped)` });
+      socket.destroy();
+    }, ms);
+    this.loginTimers.set(socket, timer);
+    socket.once('close', () => timer.cancel());
+  }
+
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined);
+    this.loginTimers.get(req.socket)?.cancel();
     const creds = parseBasicAuth(req.headers.authorization);
-    const expected = creds.ok ? this.ctx.password(creds.name) : undefined;
-    if (!creds.ok || expected === undefined || expected !== creds.password) {
+    const good = creds.ok && passwordMatches(this.ctx.password(creds.name), creds.password);
+    if (!good) {
       const status = creds.ok ? 401 : creds.status;
       const name = creds.ok ? creds.name : null;
       this.ctx.emit({ type: 'authFailure', worker: name, protocol: 'msgpack', reason: `HTTP ${status}` });

@@ -5,6 +5,7 @@ import type { RemoteRef } from '../../protocol/jelly.js';
 import { Broker, PbFailure, RemoteCallError, type Referenceable } from '../../engine/pb/broker.js';
 import { PeerMistakeError, type PeerMistake } from '../../engine/peer-mistake.js';
 import type { SExp } from '../../protocol/banana.js';
+import type { TimerHandle } from '../../util/clock.js';
 import type { ListenerContext } from '../listener-context.js';
 import { PbWorkerConnection, type PbLink } from './connection.js';
 import { pyFailure } from './failure.js';
@@ -27,6 +28,7 @@ export class PbServerLink implements PbLink {
   private conn?: PbWorkerConnection;
   /** Name of the last login attempt, for violations before attach. */
   private loginName: string | null = null;
+  private loginTimer?: TimerHandle;
   private queued: Uint8Array[] = [];
   private flushScheduled = false;
   private closed = false;
@@ -76,6 +78,13 @@ export class PbServerLink implements PbLink {
   /** The server speaks first: the dialect offer, right after accept (capture #10). */
   start(): void {
     this.framing.offer();
+    const ms = this.ctx.loginTimeoutMs;
+    if (ms > 0) {
+      this.loginTimer = this.ctx.clock.setTimeout(() => {
+        this.violation(`no login within ${ms / 1000} s (connection dropped)`);
+        this.abort();
+      }, ms);
+    }
   }
 
   /** Drop TCP at once; queued bytes are discarded like the master's loseConnection hack. */
@@ -126,6 +135,7 @@ export class PbServerLink implements PbLink {
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    this.loginTimer?.cancel();
     this.queued = [];
     const conn = this.conn;
     this.conn = undefined;
@@ -137,6 +147,8 @@ export class PbServerLink implements PbLink {
 
   private async attach(name: string, mind: RemoteRef): Promise<Referenceable> {
     this.loginName = name;
+    // Good credentials: the login deadline is met (attaching has its own pace).
+    this.loginTimer?.cancel();
     if (this.conn) {
       this.broker.release(mind);
       this.violation('a second login on a connection that is already attached');

@@ -11,6 +11,7 @@ import { PreJellied, RemoteCallError } from '../../../src/engine/pb/broker.js';
 import { ManualClock } from '../../../src/util/clock.js';
 import { PyFloat, PyTuple } from '../../../src/values.js';
 import { b, PbTestWorker, RawPbClient } from './scripted-client.js';
+import { eventually } from '../../helpers/eventually.js';
 
 const BUILDERS = [
   { name: 'b1', builddir: 'b1dir' },
@@ -41,13 +42,7 @@ async function detach(w: PbTestWorker, h: WorkerHandle): Promise<void> {
 }
 
 /** Poll until `cond` holds (the peer's decrefs travel over real TCP). */
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out: ${what}`);
-    await sleep(5);
-  }
-}
+const until = (cond: () => boolean, what: string): Promise<void> => eventually(cond, what);
 
 /** update(pairs) on a RemoteCommand. */
 const update = (cmd: PbTestWorker['perspective'], ...dicts: Array<Record<string, unknown>>) => cmd.callRemote('update', [dicts.map((d) => [d, 0])]);

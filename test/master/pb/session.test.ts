@@ -11,18 +11,13 @@ import { PyFloat } from '../../../src/values.js';
 import type { StartCommandRequest } from '../../../src/worker/handlers.js';
 import type { SessionOptions } from '../../../src/worker/session.js';
 import { fakeHandlers } from '../../session/pb/handlers-fake.js';
+import { eventually } from '../../helpers/eventually.js';
 
 /** The worker's own PB session (src/session/pb) against the test master, over real TCP. */
 
 const chunk = (text: string): LogChunk => ({ text, newlines: [...text].flatMap((c, i) => (c === '\n' ? [i] : [])), times: [1700000000] });
 
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out: ${what}`);
-    await sleep(5);
-  }
-}
+const until = (cond: () => boolean, what: string): Promise<void> => eventually(cond, what);
 
 test('createPbSession logs in, attaches and runs commands and transfers against the PB test master', async () => {
   const master = await startTestMaster({ workers: { pbworker: 'pb-secret' }, builders: [{ name: 'b1', builddir: 'b1dir' }], msgpackPort: null });

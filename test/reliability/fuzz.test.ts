@@ -9,9 +9,9 @@ import { WorkerOps } from '../../src/session/msgpack/ops.js';
 import { MsgpackPeer } from '../../src/engine/msgpack/peer.js';
 import { runPbSession } from '../../src/session/pb/pb-session.js';
 import { ManualClock } from '../../src/util/clock.js';
-import { FakeHandlers } from '../session/msgpack/fake-handlers.js';
+import { FakeHandlers } from '../worker/fake-handlers.js';
 import { captureChunks, MemoryStream, memoryLogger, settle } from '../session/pb/fixtures.js';
-import { fakeHandlers } from '../session/pb/handlers-fake.js';
+import { fakeHandlers } from '../worker/fake-handlers.js';
 
 /**
  * Property tests feeding random and mutated frames to the banana, jelly and msgpack

@@ -10,7 +10,7 @@ import { ManualClock } from '../../../src/util/clock.js';
 import { PyFloat } from '../../../src/values.js';
 import type { StartCommandRequest } from '../../../src/worker/handlers.js';
 import type { SessionOptions } from '../../../src/worker/session.js';
-import { fakeHandlers } from '../../session/pb/handlers-fake.js';
+import { fakeHandlers } from '../../worker/fake-handlers.js';
 import { eventually } from '../../helpers/eventually.js';
 
 /** The worker's own PB session (src/session/pb) against the test master, over real TCP. */

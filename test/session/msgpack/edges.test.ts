@@ -10,7 +10,7 @@ import { connectWebSocket } from '../../../src/transport/websocket.js';
 import { ManualClock, systemClock, type Clock } from '../../../src/util/clock.js';
 import type { Session } from '../../../src/worker/session.js';
 import { memoryLogger } from '../pb/fixtures.js';
-import { FakeHandlers } from './fake-handlers.js';
+import { FakeHandlers } from '../../worker/fake-handlers.js';
 import { eventually } from '../../helpers/eventually.js';
 
 /**

@@ -10,7 +10,7 @@ import { createMsgpackSession } from '../../../src/session/msgpack/session.js';
 import { systemClock } from '../../../src/util/clock.js';
 import { float } from '../../../src/values.js';
 import type { Session, SessionOptions } from '../../../src/worker/session.js';
-import { FakeHandlers, lines, out, status } from './fake-handlers.js';
+import { FakeHandlers, lines, out, status } from '../../worker/fake-handlers.js';
 
 const BUILDERS = [
   { name: 'b1', builddir: 'b1dir' },

@@ -7,7 +7,7 @@ import { Bot } from '../../../src/session/pb/bot.js';
 import type { StartCommandRequest } from '../../../src/worker/handlers.js';
 import { PyTuple } from '../../../src/values.js';
 import { linkedBrokers, memoryLogger, settle } from './fixtures.js';
-import { fakeHandlers } from './handlers-fake.js';
+import { fakeHandlers } from '../../worker/fake-handlers.js';
 
 /** A worker Bot attached to a master-side broker; returns the master's reference to the Bot. */
 async function attach(onStart?: (req: StartCommandRequest) => void) {

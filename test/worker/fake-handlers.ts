@@ -1,7 +1,25 @@
-import type { OutputSettings, UpdateEntry } from '../../../src/commands/update.js';
-import { CommandError } from '../../../src/errors.js';
-import type { StartCommandRequest, WorkerHandlers, WorkerInfo } from '../../../src/worker/handlers.js';
-import { float, type PyValue } from '../../../src/values.js';
+import type { OutputSettings, UpdateEntry } from '../../src/commands/update.js';
+import { CommandError } from '../../src/errors.js';
+import type { StartCommandRequest, WorkerHandlers, WorkerInfo } from '../../src/worker/handlers.js';
+import { posixJoin } from '../../src/util/python-path.js';
+import { float, type PyValue } from '../../src/values.js';
+
+/** Every call the session made, in order. */
+export type HandlerEvent =
+  | ['print', string]
+  | ['setBuilderList', Array<[string, string]>]
+  | ['startCommand', StartCommandRequest]
+  | ['interrupt', string, string]
+  | ['shutdown']
+  | ['connectionLost'];
+
+export interface FakeHandlersOptions {
+  basedir?: string;
+  /** What getWorkerInfo answers; default a full posix worker. */
+  info?: WorkerInfo;
+  /** Called for every started command instead of running a script (the caller drives it). */
+  onStart?: (req: StartCommandRequest) => void;
+}
 
 /** A script standing in for a command: it drives the channel like a real command would. */
 export type FakeCommand = (req: StartCommandRequest, handlers: FakeHandlers) => Promise<void>;
@@ -33,10 +51,13 @@ async function setupCommand(req: StartCommandRequest): Promise<void> {
 }
 
 /**
- * WorkerHandlers for tests: records every call; commands are scripts keyed by command
- * name (setup commands answer like the stock worker unless overridden).
+ * The WorkerHandlers of the session tests (both protocols): records every call in
+ * `events`; commands are scripts keyed by command name (setup commands answer like the
+ * stock worker unless overridden), or go to `onStart` when one is given.
  */
 export class FakeHandlers implements WorkerHandlers {
+  readonly events: HandlerEvent[] = [];
+  readonly basedir: string;
   readonly prints: string[] = [];
   readonly started: StartCommandRequest[] = [];
   readonly interrupts: Array<[string, string]> = [];
@@ -49,15 +70,22 @@ export class FakeHandlers implements WorkerHandlers {
   readonly interruptWaiters = new Map<string, (why: string) => void>();
   private readonly done: Array<Promise<void>> = [];
 
-  constructor(readonly basedir = '/srv/worker') {
+  constructor(private readonly opts: FakeHandlersOptions | string = {}) {
+    this.basedir = typeof opts === 'string' ? opts : (opts.basedir ?? '/srv/worker');
     for (const name of ['listdir', 'mkdir', 'stat', 'rmdir']) this.commands.set(name, setupCommand);
+  }
+
+  private get options(): FakeHandlersOptions {
+    return typeof this.opts === 'string' ? {} : this.opts;
   }
 
   print(message: string): void {
     this.prints.push(message);
+    this.events.push(['print', message]);
   }
 
   async getWorkerInfo(): Promise<WorkerInfo> {
+    if (this.options.info) return this.options.info;
     return {
       admin: 'Test <test@example.org>',
       host: 'test host',
@@ -79,8 +107,9 @@ export class FakeHandlers implements WorkerHandlers {
     return '3.7.0';
   }
 
-  setBuilderList(): Promise<Map<string, string>> {
-    throw new Error('setBuilderList is PB only');
+  async setBuilderList(builders: Array<[string, string]>): Promise<Map<string, string>> {
+    this.events.push(['setBuilderList', builders]);
+    return new Map(builders.map(([name, dir]) => [name, posixJoin(this.basedir, dir)]));
   }
 
   setWorkerSettings(settings: OutputSettings): void {
@@ -88,8 +117,15 @@ export class FakeHandlers implements WorkerHandlers {
   }
 
   startCommand(req: StartCommandRequest): void {
+    if (this.options.onStart) {
+      this.events.push(['startCommand', req]);
+      this.started.push(req);
+      this.options.onStart(req);
+      return;
+    }
     const script = this.commands.get(req.commandName);
     if (!script) throw new CommandError(`(command ${req.commandId}): unrecognized WorkerCommand '${req.commandName}'`, 'ERR_UNKNOWN_COMMAND');
+    this.events.push(['startCommand', req]);
     this.started.push(req);
     this.done.push(
       (async () => {
@@ -105,6 +141,7 @@ export class FakeHandlers implements WorkerHandlers {
 
   async interruptCommand(commandId: string, why: string): Promise<void> {
     this.interrupts.push([commandId, why]);
+    this.events.push(['interrupt', commandId, why]);
     const waiter = this.interruptWaiters.get(commandId);
     this.interruptWaiters.delete(commandId);
     waiter?.(why);
@@ -117,14 +154,26 @@ export class FakeHandlers implements WorkerHandlers {
 
   shutdown(): void {
     this.shutdownCalls++;
+    this.events.push(['shutdown']);
   }
 
   connectionLost(): void {
     this.connectionLostCalls++;
+    this.events.push(['connectionLost']);
   }
 
   /** Wait for every started script to end. */
   async idle(): Promise<void> {
     await Promise.all(this.done);
   }
+}
+
+/**
+ * Handlers for the PB tests: the master drives commands itself, so every start goes to
+ * `onStart` (or is only recorded), and getWorkerInfo answers a minimal posix worker.
+ */
+export function fakeHandlers(opts: FakeHandlersOptions = {}): { handlers: FakeHandlers; events: HandlerEvent[] } {
+  const basedir = opts.basedir ?? '/tmp/bbproto/pb/worker';
+  const handlers = new FakeHandlers({ basedir, info: opts.info ?? { basedir, system: 'posix' }, onStart: opts.onStart ?? (() => undefined) });
+  return { handlers, events: handlers.events };
 }

@@ -162,7 +162,12 @@ export class WorkerForBuilder extends Referenceable {
   }
 }
 
-export class Bot extends Referenceable {
+/**
+ * The PB mind: the object the master knows as the worker's `Bot` (`docs/protocol/pb.md`
+ * §6), translating its remote calls to WorkerHandlers. Not to be confused with the
+ * worker itself (WorkerBot, src/worker/bot.ts), which implements those handlers.
+ */
+export class PbBot extends Referenceable {
   private readonly builders = new Map<string, WorkerForBuilder>();
 
   constructor(private readonly opts: BotOptions) {

@@ -3,7 +3,7 @@ import { AuthError, ConnectionError, ProtocolError, WorkerError } from '../../er
 import { connectStream } from '../../transport/connect.js';
 import type { Session, SessionFactory, SessionOptions } from '../../worker/session.js';
 import { Broker, RemoteCallError, type RemoteReference } from '../../engine/pb/broker.js';
-import { Bot } from './bot.js';
+import { PbBot } from './bot.js';
 import { ClientFraming } from '../../engine/pb/client-framing.js';
 import { login } from './login.js';
 import { attachDeadlineMs, replyDeadlineMs } from '../deadlines.js';
@@ -70,7 +70,7 @@ export function runPbSession(stream: Duplex, opts: SessionOptions, signal?: Abor
     onExpression: (expr) => broker.receive(expr),
   });
   const broker = new Broker({ send: (expr) => framing.send(expr), log, role: 'worker', strictness: 'tolerate', unsafeTracebacks: true });
-  const bot = new Bot({ broker, handlers, log });
+  const bot = new PbBot({ broker, handlers, log });
 
   // Application keepalives (§6.9): perspective.keepalive() with a reply deadline.
   const liveness = new LivenessProbe({

@@ -1,5 +1,5 @@
 import { ProtocolError } from '../errors.js';
-import { PyFloat, PyTuple } from '../values.js';
+import { PyFloat, PyTuple, type PyScalar } from '../values.js';
 import type { SExp } from './banana.js';
 import { TRACEBACK_UNAVAILABLE, parentsOf } from './python-failure.js';
 
@@ -101,13 +101,7 @@ export interface JellyDict {
  * A dict with only text keys is a null-prototype object, any other dict a Map.
  */
 export type JellyValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | PyFloat
+  | PyScalar
   | PyTuple
   | PySet
   | JellyValue[]

@@ -1,5 +1,6 @@
 import { TimeoutError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
+import { replyDeadlineMs } from './deadlines.js';
 
 /**
  * A liveness probe, the same for both protocols: every `intervalMs` it sends a probe (PB
@@ -18,6 +19,11 @@ export interface LivenessOptions {
   onTimeout(err: TimeoutError): void;
   /** Names the probe in the timeout message, e.g. "a keepalive". */
   what: string;
+}
+
+/** Interval and deadline of a probe sent every `keepaliveSeconds` (0: off). */
+export function keepaliveTiming(keepaliveSeconds: number): Pick<LivenessOptions, 'intervalMs' | 'deadlineMs'> {
+  return { intervalMs: keepaliveSeconds * 1000, deadlineMs: replyDeadlineMs(keepaliveSeconds) };
 }
 
 export class LivenessProbe {

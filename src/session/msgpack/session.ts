@@ -4,9 +4,9 @@ import { connectWebSocket } from '../../transport/websocket.js';
 import type { Session, SessionFactory, SessionOptions } from '../../worker/session.js';
 import { WorkerOps } from './ops.js';
 import { MsgpackPeer, type OpHandler } from '../../engine/msgpack/peer.js';
-import { attachDeadlineMs, replyDeadlineMs } from '../deadlines.js';
+import { attachDeadlineMs } from '../deadlines.js';
 import { SessionLifecycle } from '../lifecycle.js';
-import { LivenessProbe } from '../liveness.js';
+import { LivenessProbe, keepaliveTiming } from '../liveness.js';
 
 /**
  * A worker's connection to a master over `msgpack_experimental_v7`
@@ -92,8 +92,7 @@ export function runMsgpackSession(ws: WebSocket, opts: SessionOptions, signal?: 
   // from the master proves the link alive.
   const liveness = new LivenessProbe({
     clock,
-    intervalMs: opts.keepaliveSeconds * 1000,
-    deadlineMs: replyDeadlineMs(opts.keepaliveSeconds),
+    ...keepaliveTiming(opts.keepaliveSeconds),
     what: 'a WebSocket ping',
     onTimeout: (err) => close(err),
     send: () => {

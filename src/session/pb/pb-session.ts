@@ -6,9 +6,9 @@ import { Broker, RemoteCallError, type RemoteReference } from '../../engine/pb/b
 import { PbBot } from './bot.js';
 import { ClientFraming } from '../../engine/pb/client-framing.js';
 import { login } from './login.js';
-import { attachDeadlineMs, replyDeadlineMs } from '../deadlines.js';
+import { attachDeadlineMs } from '../deadlines.js';
 import { SessionLifecycle } from '../lifecycle.js';
-import { LivenessProbe } from '../liveness.js';
+import { LivenessProbe, keepaliveTiming } from '../liveness.js';
 
 /**
  * A worker's connection to a master over Perspective Broker (`docs/protocol/pb.md`
@@ -75,8 +75,7 @@ export function runPbSession(stream: Duplex, opts: SessionOptions, signal?: Abor
   // Application keepalives (§6.9): perspective.keepalive() with a reply deadline.
   const liveness = new LivenessProbe({
     clock,
-    intervalMs: opts.keepaliveSeconds * 1000,
-    deadlineMs: replyDeadlineMs(opts.keepaliveSeconds),
+    ...keepaliveTiming(opts.keepaliveSeconds),
     what: 'a keepalive',
     onTimeout: (err) => close(err),
     send: () => {

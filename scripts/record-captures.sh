@@ -81,8 +81,8 @@ if [ "$mode" = check ]; then
   [ -d dist/test ] || { echo "build first (npm run build); recordings left in $out" >&2; exit 1; }
   PROTOCOL_FIXTURES_DIR=$out node --test \
     dist/test/protocol/banana.test.js dist/test/protocol/jelly.test.js \
-    dist/test/session/pb/*.test.js dist/test/session/msgpack/capture.test.js \
-    dist/test/master/pb-master.test.js dist/test/master/newcred.test.js \
+    dist/test/engine/pb/*.test.js dist/test/session/pb/*.test.js dist/test/session/msgpack/capture.test.js \
+    dist/test/master/pb/master.test.js dist/test/master/pb/newcred.test.js \
     dist/test/reliability/fuzz.test.js dist/test/reliability/never-attached.test.js \
     dist/test/transport/websocket.test.js
   echo "the fixture tests pass on the new recordings in $out"

@@ -19,17 +19,10 @@ export class PyTuple {
  * A value that can cross either protocol. Numbers are ints unless wrapped in PyFloat
  * (a non-integral number is always sent as a float). Strings are text; Uint8Array is bytes.
  */
-export type PyValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | PyFloat
-  | PyTuple
-  | PyValue[]
-  | { [key: string]: PyValue };
+export type PyValue = PyScalar | PyTuple | PyValue[] | { [key: string]: PyValue };
+
+/** The Python scalars both protocols carry: None, bool, int, str, bytes, float. */
+export type PyScalar = null | boolean | number | bigint | string | Uint8Array | PyFloat;
 
 export const float = (value: number): PyFloat => new PyFloat(value);
 export const tuple = (...items: PyValue[]): PyTuple => new PyTuple(items);

@@ -10,6 +10,7 @@ import { UpdateBuffer } from './output/update-buffer.js';
 import { Utf8StreamDecoder } from './output/utf8-decoder.js';
 import type { Registry } from './registry.js';
 import { DEFAULT_OUTPUT_SETTINGS, type OutputSettings, type OutputStream, type UpdateEntry } from './update.js';
+import { pythonTypeOf } from '../protocol/python-failure.js';
 
 /**
  * Update batches of one command on the wire before the master acknowledged the first:
@@ -86,12 +87,12 @@ class RunningCommand {
 export function commandFailure(err: unknown): CommandFailure {
   if (err instanceof Error) {
     return {
-      type: err instanceof WorkerError ? `buildbot_worker.exceptions.${err.name}` : `builtins.${err.name === 'Error' ? 'Exception' : err.name}`,
+      type: pythonTypeOf(err),
       value: err.message,
       traceback: err.stack ?? `${err.name}: ${err.message}`,
     };
   }
-  return { type: 'builtins.Exception', value: String(err), traceback: String(err) };
+  return { type: pythonTypeOf(err), value: String(err), traceback: String(err) };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import { parseEndpoint } from './connection-string.js';
+import { parseEndpoint } from './endpoint.js';
 
 /** An HTTP CONNECT proxy: where it listens and, optionally, Basic credentials. */
 export interface ProxyAddress {

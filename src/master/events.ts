@@ -1,8 +1,8 @@
 import type { CommandResult } from './command-run.js';
-import type { WorkerHandle } from './worker-handle.js';
+import type { MasterProtocol, WorkerHandle } from './worker-handle.js';
 
-/** Which worker protocol a connection speaks. */
-export type MasterProtocol = 'pb' | 'msgpack';
+export type { MasterProtocol };
+
 
 /**
  * Everything the test master reports. Tests subscribe with `master.on('event', fn)` or

@@ -2,8 +2,9 @@ import { EventEmitter } from 'node:events';
 import { TimeoutError } from '../errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { EventQueue, type MasterEvent } from './events.js';
-import { MsgpackListener, type ListenerContext } from './msgpack-listener.js';
-import { PbListener } from './pb-listener.js';
+import type { ListenerContext } from './listener-context.js';
+import { MsgpackListener } from './msgpack/listener.js';
+import { PbListener } from './pb/listener.js';
 import type { WorkerConnection } from './worker-connection.js';
 import type { BuilderConfig, WorkerHandle } from './worker-handle.js';
 
@@ -33,6 +34,11 @@ export interface TestMasterOptions {
   keepaliveIntervalMs?: number;
   /** How long a duplicate connection pings the old one before replacing it (real master: 10 s). */
   duplicateTimeoutMs?: number;
+  /**
+   * A connection that has not logged in this long after accept is closed, so that idle or
+   * half-sent logins cannot pile up (default 30 s; 0 = never, like the real master).
+   */
+  loginTimeoutMs?: number;
 }
 
 export interface WaitOptions {
@@ -42,6 +48,7 @@ export interface WaitOptions {
 
 export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
 export const DEFAULT_DUPLICATE_TIMEOUT_MS = 10_000;
+export const DEFAULT_LOGIN_TIMEOUT_MS = 30_000;
 
 export class TestMaster extends EventEmitter {
   /** Bound PB port (0 when not listening). */
@@ -78,6 +85,7 @@ export class TestMaster extends EventEmitter {
         if (this.attached.get(h.name) === h) this.attached.delete(h.name);
       },
       admit: (name) => (this.attached.has(name) ? this.admitDuplicate(name) : true),
+      loginTimeoutMs: options.loginTimeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS,
     };
   }
 

@@ -1,5 +1,7 @@
 import type { CommandRun, StartCommandOptions } from './command-run.js';
-import type { MasterProtocol } from './events.js';
+
+/** Which worker protocol a connection speaks. */
+export type MasterProtocol = 'pb' | 'msgpack';
 
 /** A builder the master assigns to every worker: name and builder directory (relative to the worker's basedir). */
 export interface BuilderConfig {

@@ -1,6 +1,7 @@
 import { ProtocolError } from '../errors.js';
-import { PyFloat, PyTuple } from '../values.js';
+import { PyFloat, PyTuple, type PyScalar } from '../values.js';
 import type { SExp } from './banana.js';
+import { TRACEBACK_UNAVAILABLE, parentsOf } from './python-failure.js';
 
 /**
  * Jelly, Twisted's spelling of Python values as banana s-expressions
@@ -49,8 +50,7 @@ export interface FailureFields {
   count?: number;
 }
 
-/** Traceback text Twisted sends when tracebacks are not shared. */
-export const TRACEBACK_UNAVAILABLE = 'Traceback unavailable\n';
+export { TRACEBACK_UNAVAILABLE };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const lenientUtf8 = new TextDecoder('utf-8');
@@ -101,13 +101,7 @@ export interface JellyDict {
  * A dict with only text keys is a null-prototype object, any other dict a Map.
  */
 export type JellyValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | PyFloat
+  | PyScalar
   | PyTuple
   | PySet
   | JellyValue[]
@@ -258,7 +252,7 @@ class Jellier {
 function failureState(f: FailureFields): SExp {
   const traceback = f.traceback ?? TRACEBACK_UNAVAILABLE;
   const unsafe = traceback !== TRACEBACK_UNAVAILABLE;
-  const parents = f.parents ?? [f.type, 'builtins.Exception', 'builtins.BaseException', 'builtins.object'];
+  const parents = f.parents ?? parentsOf(f.type);
   const u = (s: string): SExp => [T.unicode, Buffer.from(s, 'utf8')];
   const pairs: Array<[string, SExp]> = [
     ['count', f.count ?? 1],

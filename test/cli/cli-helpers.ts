@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { eventuallyValue } from '../helpers/eventually.js';
 
 /** bin/worker.js of this checkout (tests run from dist/test/cli). */
 export const BIN = fileURLToPath(new URL('../../../bin/worker.js', import.meta.url));
@@ -38,14 +39,8 @@ export async function closedPort(): Promise<number> {
 }
 
 /** Poll `check` every 50 ms until it is truthy or `ms` pass. */
-export async function waitFor<T>(check: () => T, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+export function waitFor<T>(check: () => T, ms = 15_000): Promise<T> {
+  return eventuallyValue(check as () => T | undefined, 'condition', ms);
 }
 
 /** Run the CLI to completion without blocking this process's event loop (needed when this process serves the master or is the worker's parent). */

@@ -28,10 +28,15 @@ for (const protocol of ['pb', 'msgpack'] as const) {
   test(`stop --graceful (${protocol}): the running build finishes, then the worker exits; stop prints the drain`, async () => {
     await withWorker(protocol, async (master, dir, run) => {
       const handle = master.worker('w1')!;
-      const build = handle.startCommand('builder', 'shell', { command: ['sh', '-c', 'sleep 2; echo build-finished'], workdir: 'build' });
+      // The build ends only when the test says so: after the worker has taken the stop request.
+      const release = path.join(tempdir(), 'release');
+      const script = `while [ ! -e '${release}' ]; do sleep 0.05; done; echo build-finished`;
+      const build = handle.startCommand('builder', 'shell', { command: ['sh', '-c', script], workdir: 'build' });
       await waitFor(() => handle.runningCommands().length === 1);
-      await new Promise((r) => setTimeout(r, 300));
       const stop = cliRun(['stop', '--graceful', '--wait', '60', dir]);
+      const log = path.join(dir, 'twistd.log');
+      await waitFor(() => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('stopping once 1 running command(s) finish'), 60_000);
+      fs.writeFileSync(release, '');
       const r = await build.done;
       assert.equal(r.status, 'SUCCESS', JSON.stringify(r));
       assert.match(r.logs.stdout, /build-finished/);

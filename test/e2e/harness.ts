@@ -4,6 +4,7 @@ import path from 'node:path';
 import { startLocalWorker, type LocalProtocol, type LocalWorker } from '../../src/cli/local-worker.js';
 import type { TestMaster } from '../../src/master/test-master.js';
 import type { WorkerHandle } from '../../src/master/worker-handle.js';
+import { eventually as shared } from '../helpers/eventually.js';
 
 /** The real CLI as a separate process against the embedded test master, as users run it. */
 
@@ -57,11 +58,6 @@ export function processesWith(marker: string): number[] {
 }
 
 /** Poll `check` until it returns true or `timeoutMs` passes. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+export function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  return shared(check, what, timeoutMs);
 }

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { eventually } from '../helpers/eventually.js';
 
 /** Live (non-zombie) processes whose process group is `pgid`, read straight from /proc. */
 export function liveInGroup(pgid: number): number[] {
@@ -35,11 +36,9 @@ export function pgidOf(pid: number): number {
 }
 
 /** Poll until `pred` holds or `ms` pass. */
-export async function waitFor(pred: () => boolean, ms = 5000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (pred()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return pred();
+export function waitFor(pred: () => boolean, ms = 5000): Promise<boolean> {
+  return eventually(pred, 'condition', ms).then(
+    () => true,
+    () => pred(),
+  );
 }

@@ -6,12 +6,12 @@ import { BananaDecoder, type SExp } from '../../src/protocol/banana.js';
 import { unjelly } from '../../src/protocol/jelly.js';
 import { decodeMessage, encodeMessage, type MsgpackMessage } from '../../src/protocol/msgpack.js';
 import { WorkerOps } from '../../src/session/msgpack/ops.js';
-import { MsgpackPeer } from '../../src/session/msgpack/peer.js';
+import { MsgpackPeer } from '../../src/engine/msgpack/peer.js';
 import { runPbSession } from '../../src/session/pb/pb-session.js';
 import { ManualClock } from '../../src/util/clock.js';
-import { FakeHandlers } from '../session/msgpack/fake-handlers.js';
+import { FakeHandlers } from '../worker/fake-handlers.js';
 import { captureChunks, MemoryStream, memoryLogger, settle } from '../session/pb/fixtures.js';
-import { fakeHandlers } from '../session/pb/handlers-fake.js';
+import { fakeHandlers } from '../worker/fake-handlers.js';
 
 /**
  * Property tests feeding random and mutated frames to the banana, jelly and msgpack
@@ -24,6 +24,8 @@ import { fakeHandlers } from '../session/pb/handlers-fake.js';
 const RUNS = Math.max(1, Number(process.env.FUZZ_RUNS ?? 2000));
 /** Inputs tried by this file, reported for the README. */
 let inputsTried = 0;
+/** Error codes (or 'logged in') the PB session ended with under fuzzing. */
+const pbOutcomes = new Set<string>();
 
 function onlyOwnErrors(fn: () => void): void {
   inputsTried++;
@@ -113,6 +115,16 @@ test('msgpack decoder: random and mutated captured messages raise only its own e
 });
 
 /** A msgpack session's message layer (peer + ops + command handlers), as the WebSocket feeds it. */
+const ops = new WorkerOps({ handlers: new FakeHandlers('/srv/worker'), log: memoryLogger().log, peer: () => undefined as never, afterShutdownResponse: () => undefined });
+
+function tryDecode(frame: Uint8Array): MsgpackMessage | undefined {
+  try {
+    return decodeMessage(frame);
+  } catch {
+    return undefined;
+  }
+}
+
 function msgpackWorker() {
   const { log } = memoryLogger();
   const handlers = new FakeHandlers('/srv/worker');
@@ -141,9 +153,32 @@ const msgpackMessage = fc.record(
 test('msgpack session layer: random messages and bytes get answers or typed errors, nothing escapes', async () => {
   await fc.assert(
     fc.asyncProperty(fc.array(fc.oneof(msgpackMessage.map((m) => encodeMessage(m as MsgpackMessage)), fc.uint8Array({ maxLength: 64 })), { minLength: 1, maxLength: 10 }), async (frames) => {
-      const { peer, handlers } = msgpackWorker();
-      for (const f of frames) onlyOwnErrors(() => peer.receive(f));
+      const { peer, handlers, sent } = msgpackWorker();
+      const requests = new Map<number, number>();
+      const unknownOps = new Set<number>();
+      for (const f of frames) {
+        onlyOwnErrors(() => peer.receive(f));
+        const m = tryDecode(f);
+        if (!m || !Object.hasOwn(m, 'op') || !Object.hasOwn(m, 'seq_number') || m.op === 'response') continue;
+        const seq = m.seq_number;
+        if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 0) continue;
+        requests.set(seq, (requests.get(seq) ?? 0) + 1);
+        if (typeof m.op !== 'string' || !Object.hasOwn(ops.table, m.op)) unknownOps.add(seq);
+      }
       await settle();
+      // Every message out is a stamped map; every response answers a request, at most once per request.
+      const answered = new Map<number, number>();
+      for (const m of sent) {
+        assert.ok(typeof m.op === 'string' && typeof m.seq_number === 'number', JSON.stringify(m));
+        if (m.op !== 'response') continue;
+        const seq = m.seq_number as number;
+        answered.set(seq, (answered.get(seq) ?? 0) + 1);
+        assert.ok((answered.get(seq) ?? 0) <= (requests.get(seq) ?? 0), `response to seq_number ${seq}, which was not asked (or asked fewer times)`);
+      }
+      // An unknown op is answered at once, with an error.
+      for (const seq of unknownOps) {
+        assert.ok(sent.some((m) => m.op === 'response' && m.seq_number === seq && m.is_exception === true && String(m.result).endsWith('does not exist.')), `unknown op ${seq} answered`);
+      }
       peer.connectionLost(new (class extends WorkerError {})('test over', 'ERR_TEST'));
       await handlers.idle();
     }),
@@ -195,6 +230,8 @@ test('PB session: after a valid dialect offer, random and mutated master bytes e
         clock.advance(400_000);
         await settle();
         assert.ok(outcome === 'logged in' || outcome instanceof WorkerError, `outcome: ${String(outcome)}`);
+        pbOutcomes.add(outcome instanceof WorkerError ? outcome.code : String(outcome));
+        assert.equal(clock.pending, 0, 'no timer outlives the session');
       },
     ),
     { numRuns: RUNS },
@@ -204,4 +241,9 @@ test('PB session: after a valid dialect offer, random and mutated master bytes e
 test('fuzz figures', (t) => {
   t.diagnostic(`fuzz inputs tried: ${inputsTried} (FUZZ_RUNS=${RUNS})`);
   assert.ok(inputsTried > 0);
+  t.diagnostic(`PB session outcomes: ${[...pbOutcomes].sort().join(', ')}`);
+  // Random master bytes must end in typed errors of more than one kind, and never hang (the
+  // login deadline ends whatever waits).
+  assert.ok(pbOutcomes.size >= 2, [...pbOutcomes].join(', '));
+  assert.ok(!pbOutcomes.has('pending'));
 });

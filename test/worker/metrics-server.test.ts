@@ -7,16 +7,9 @@ import { startLocalWorker, type LocalProtocol, type LocalWorker } from '../../sr
 import { startTestMaster, type TestMaster } from '../../src/master/test-master.js';
 import { WorkerMetrics } from '../../src/worker/metrics.js';
 import { startMetricsServer } from '../../src/worker/metrics-server.js';
+import { eventually } from '../helpers/eventually.js';
 
 /** Poll `check` until it returns true or `timeoutMs` passes. */
-async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** name{labels} → value of every sample line. */
 function parse(text: string): Map<string, number> {

@@ -3,7 +3,7 @@ import type { RemoteReader, RemoteWriter } from '../../commands/context.js';
 import type { UpdateEntry } from '../../commands/update.js';
 import { CommandError, ProtocolError } from '../../errors.js';
 import type { CommandChannel, CommandFailure } from '../../worker/handlers.js';
-import type { MsgpackPeer } from './peer.js';
+import type { MsgpackPeer } from '../../engine/msgpack/peer.js';
 import {
   completeRequest,
   readFileCloseRequest,

@@ -4,7 +4,7 @@ import type { MsgpackMessage } from '../../protocol/msgpack.js';
 import type { WorkerHandlers } from '../../worker/handlers.js';
 import { resolveMsgpackArgs } from './args.js';
 import { MsgpackCommandChannel, type ReadBugNotice } from './channel.js';
-import { requireKeys, type MsgpackPeer, type OpHandler } from './peer.js';
+import { requireKeys, type MsgpackPeer, type OpHandler } from '../../engine/msgpack/peer.js';
 import { parseWorkerSettings, toWire } from './wire.js';
 
 /**

@@ -1,11 +1,12 @@
 import type { RawData, WebSocket } from 'ws';
-import { ConnectionError, ProtocolError, TimeoutError, WorkerError } from '../../errors.js';
+import { ConnectionError, ProtocolError, WorkerError } from '../../errors.js';
 import { connectWebSocket } from '../../transport/websocket.js';
-import type { TimerHandle } from '../../util/clock.js';
 import type { Session, SessionFactory, SessionOptions } from '../../worker/session.js';
 import { WorkerOps } from './ops.js';
-import { MsgpackPeer, type OpHandler } from './peer.js';
-import { CLOSE_GRACE_MS, attachDeadlineMs, replyDeadlineMs } from '../deadlines.js';
+import { MsgpackPeer, type OpHandler } from '../../engine/msgpack/peer.js';
+import { attachDeadlineMs } from '../deadlines.js';
+import { SessionLifecycle } from '../lifecycle.js';
+import { LivenessProbe, keepaliveTiming } from '../liveness.js';
 
 /**
  * A worker's connection to a master over `msgpack_experimental_v7`
@@ -41,13 +42,23 @@ function toBuffer(data: RawData): Buffer {
 export function runMsgpackSession(ws: WebSocket, opts: SessionOptions, signal?: AbortSignal): Session {
   const { clock, handlers } = opts;
   const log = opts.log.child({ protocol: 'msgpack' });
-  let ended = false;
-  let resolveClosed!: (reason: Error | undefined) => void;
-  const closed = new Promise<Error | undefined>((r) => (resolveClosed = r));
-  let pingTimer: TimerHandle | undefined;
-  let deadlineTimer: TimerHandle | undefined;
-  let graceTimer: TimerHandle | undefined;
-  let attachTimer: TimerHandle | undefined;
+
+  const life = new SessionLifecycle({
+    clock,
+    log,
+    signal,
+    terminate: () => ws.terminate(),
+    gracefulClose: () => ws.close(1000),
+    onEnd: (reason) => {
+      peer.connectionLost(reason ?? new ConnectionError('Connection lost', 'ERR_CONNECTION_CLOSED'));
+      try {
+        handlers.connectionLost();
+      } catch (err) {
+        log.error({ err }, 'connectionLost handler failed');
+      }
+    },
+  });
+  const close = (reason?: Error): void => life.close(reason);
 
   const ops: WorkerOps = new WorkerOps({
     handlers,
@@ -63,62 +74,40 @@ export function runMsgpackSession(ws: WebSocket, opts: SessionOptions, signal?: 
       }),
   });
   const attachedWhen = (op: string, handler: OpHandler): OpHandler => (msg) => {
-    if (attachTimer) log.debug({ op }, 'attached by the master');
-    attachTimer?.cancel();
-    attachTimer = undefined;
+    if (life.attached()) log.debug({ op }, 'attached by the master');
     return handler(msg);
   };
   const table = Object.fromEntries(Object.entries(ops.table).map(([op, h]) => [op, ATTACHED_OPS.has(op) ? attachedWhen(op, h) : h]));
   const peer: MsgpackPeer = new MsgpackPeer({
     log,
     handlers: table,
+    role: 'worker',
+    strictness: 'tolerate',
     send: (payload) => {
-      if (!ended && ws.readyState === OPEN) ws.send(payload, { binary: true, compress: false });
+      if (!life.ended && ws.readyState === OPEN) ws.send(payload, { binary: true, compress: false });
     },
   });
 
-  /** End the session once: fail what waits, tell the worker, resolve `closed`. */
-  function finish(reason: Error | undefined): void {
-    if (ended) return;
-    ended = true;
-    pingTimer?.cancel();
-    deadlineTimer?.cancel();
-    attachTimer?.cancel();
-    signal?.removeEventListener('abort', onAbort);
-    peer.connectionLost(reason ?? new ConnectionError('Connection lost', 'ERR_CONNECTION_CLOSED'));
-    try {
-      handlers.connectionLost();
-    } catch (err) {
-      log.error({ err }, 'connectionLost handler failed');
-    }
-    resolveClosed(reason);
-  }
-
-  /** Drop the link with `reason`; without one, close cleanly (Close frame, then destroy after a grace period). */
-  function close(reason?: Error): void {
-    if (ended) return;
-    if (reason) log.warn({ err: reason }, 'closing the connection to the master');
-    finish(reason);
-    if (reason) {
-      ws.terminate();
-      return;
-    }
-    try {
-      ws.close(1000);
-    } catch {
-      ws.terminate();
-      return;
-    }
-    graceTimer = clock.setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
-  }
-
-  function onAbort(): void {
-    close(new ConnectionError('session aborted', 'ERR_ABORTED'));
-  }
+  // WebSocket pings (§1.2, §11: Autobahn answers them; the master never pings); anything
+  // from the master proves the link alive.
+  const liveness = new LivenessProbe({
+    clock,
+    ...keepaliveTiming(opts.keepaliveSeconds),
+    what: 'a WebSocket ping',
+    onTimeout: (err) => close(err),
+    send: () => {
+      try {
+        ws.ping();
+      } catch (err) {
+        close(new ConnectionError(`cannot send a WebSocket ping: ${(err as Error).message}`, 'ERR_WEBSOCKET', { cause: err }));
+      }
+    },
+  });
+  life.onEnded(() => liveness.stop());
 
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    if (ended) return;
-    heardFromMaster();
+    if (life.ended) return;
+    liveness.heard();
     if (!isBinary) {
       // §1.2: both peers ignore text frames.
       log.warn('text frame from the master ignored (msgpack uses binary frames only)');
@@ -130,7 +119,7 @@ export function runMsgpackSession(ws: WebSocket, opts: SessionOptions, signal?: 
       close(err instanceof WorkerError ? err : new ProtocolError(`cannot handle a message from the master: ${(err as Error).message}`, 'ERR_MSGPACK', { cause: err }));
     }
   });
-  ws.on('pong', () => heardFromMaster());
+  ws.on('pong', () => liveness.heard());
   ws.on('error', (err: Error & { code?: string }) => {
     if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
       close(new ProtocolError(`the master sent a message larger than the limit: ${err.message}`, 'ERR_MESSAGE_TOO_BIG', { cause: err }));
@@ -139,38 +128,12 @@ export function runMsgpackSession(ws: WebSocket, opts: SessionOptions, signal?: 
     }
   });
   ws.on('close', (code: number) => {
-    graceTimer?.cancel();
+    life.linkClosed();
     close(new ConnectionError(`the master closed the connection (WebSocket code ${code})`, 'ERR_CONNECTION_CLOSED'));
   });
 
-  // ---- WebSocket pings (§1.2, §11: Autobahn answers them; the master never pings) ------
-
-  function schedulePing(): void {
-    if (opts.keepaliveSeconds <= 0 || ended) return;
-    pingTimer = clock.setTimeout(sendPing, opts.keepaliveSeconds * 1000);
-  }
-
-  function sendPing(): void {
-    if (ended) return;
-    const deadline = replyDeadlineMs(opts.keepaliveSeconds);
-    deadlineTimer = clock.setTimeout(() => close(new TimeoutError(`the master did not answer a WebSocket ping within ${deadline / 1000} s`)), deadline);
-    try {
-      ws.ping();
-    } catch (err) {
-      close(new ConnectionError(`cannot send a WebSocket ping: ${(err as Error).message}`, 'ERR_WEBSOCKET', { cause: err }));
-    }
-  }
-
-  /** Anything from the master proves the link alive: stop waiting and plan the next ping. */
-  function heardFromMaster(): void {
-    if (!deadlineTimer) return;
-    deadlineTimer.cancel();
-    deadlineTimer = undefined;
-    schedulePing();
-  }
-
   const session: Session = {
-    closed,
+    closed: life.closed,
     async requestShutdown() {
       // §6: msgpack has no worker-initiated shutdown request.
       log.warn('msgpack_experimental_v7 has no way to ask the master for a shutdown');
@@ -179,11 +142,9 @@ export function runMsgpackSession(ws: WebSocket, opts: SessionOptions, signal?: 
     close,
   };
 
-  if (signal?.aborted) onAbort();
-  else signal?.addEventListener('abort', onAbort, { once: true });
-  schedulePing();
-  const attachDeadline = attachDeadlineMs(opts.keepaliveSeconds);
-  if (!ended) attachTimer = clock.setTimeout(() => close(new TimeoutError(`the master did not attach this worker within ${attachDeadline / 1000} s`)), attachDeadline);
+  life.watchAbort();
+  liveness.start();
+  life.attachDeadline(attachDeadlineMs(opts.keepaliveSeconds), 'the master did not attach this worker');
   log.info({ workername: opts.workername }, 'connected to the master');
   if (ws.isPaused) ws.resume();
   return session;

@@ -3,6 +3,7 @@ import { toWire, type MsgpackMessage } from '../../protocol/msgpack.js';
 import type { CommandFailure } from '../../worker/handlers.js';
 import type { PyValue } from '../../values.js';
 import { CommandError } from '../../errors.js';
+import { keyErrorText, missingKeyText, responseMessage, unknownOpText } from '../../engine/msgpack/messages.js';
 
 export { toWire };
 
@@ -93,23 +94,8 @@ export const readFileRequest = (commandId: string, length: number): MsgpackMessa
 
 export const readFileCloseRequest = (commandId: string): MsgpackMessage => ({ op: 'update_read_file_close', command_id: commandId });
 
-// ---- responses (§2.1) -------------------------------------------------------------------
-
-/** `is_exception` only on failure: its presence alone marks an error. */
-export function responseMessage(seqNumber: number, result: unknown, isException = false): MsgpackMessage {
-  const out: MsgpackMessage = { op: 'response', seq_number: seqNumber, result };
-  if (isException) out.is_exception = true;
-  return out;
-}
-
-/** Python's `str(KeyError(text))`: the text in single quotes, as the stock worker answers. */
-export const keyErrorText = (text: string): string => `'${text}'`;
-
-/** Error text for a request that lacks a key the op needs (stock worker's `contains_msg_key`). */
-export const missingKeyText = (key: string): string => keyErrorText(`message did not contain obligatory "${key}" key`);
-
-/** The text both peers answer an unknown op with (§2.1). */
-export const unknownOpText = (op: unknown): string => `Command ${String(op)} does not exist.`;
+// The response and error texts both ends share live in src/engine/msgpack/messages.ts.
+export { keyErrorText, missingKeyText, responseMessage, unknownOpText };
 
 // ---- set_worker_settings (§3) ------------------------------------------------------------
 

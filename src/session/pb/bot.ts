@@ -3,7 +3,7 @@ import { RemoteRef, toPlain, type JellyValue } from '../../protocol/jelly.js';
 import type { CommandArgs } from '../../commands/context.js';
 import type { WorkerHandlers } from '../../worker/handlers.js';
 import { PyTuple } from '../../values.js';
-import { type Broker, PbFailure, Referenceable, collectRemoteRefs } from './broker.js';
+import { type Broker, PbFailure, Referenceable, collectRemoteRefs } from '../../engine/pb/broker.js';
 import { PbCommandChannel } from './command-channel.js';
 import { posixJoin } from '../../util/python-path.js';
 import { resolvePbArgs, workerHome } from './paths.js';
@@ -24,7 +24,7 @@ function text(value: unknown): string | undefined {
 }
 
 function badArgs(message: string): PbFailure {
-  return new PbFailure('builtins.TypeError', message, ['builtins.TypeError', 'builtins.Exception', 'builtins.BaseException', 'builtins.object']);
+  return new PbFailure('builtins.TypeError', message);
 }
 
 function items(value: unknown): readonly unknown[] | undefined {
@@ -162,7 +162,12 @@ export class WorkerForBuilder extends Referenceable {
   }
 }
 
-export class Bot extends Referenceable {
+/**
+ * The PB mind: the object the master knows as the worker's `Bot` (`docs/protocol/pb.md`
+ * §6), translating its remote calls to WorkerHandlers. Not to be confused with the
+ * worker itself (WorkerBot, src/worker/bot.ts), which implements those handlers.
+ */
+export class PbBot extends Referenceable {
   private readonly builders = new Map<string, WorkerForBuilder>();
 
   constructor(private readonly opts: BotOptions) {

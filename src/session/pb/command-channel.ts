@@ -4,7 +4,8 @@ import type { RemoteReader, RemoteWriter } from '../../commands/context.js';
 import type { UpdateEntry } from '../../commands/update.js';
 import type { CommandChannel, CommandFailure } from '../../worker/handlers.js';
 import { PyFloat, PyTuple, type PyValue } from '../../values.js';
-import { PreJellied, type RemoteReference } from './broker.js';
+import { PreJellied, type RemoteReference } from '../../engine/pb/broker.js';
+import { parentsOf } from '../../protocol/python-failure.js';
 
 /**
  * The link from one running command back to the master over PB
@@ -43,12 +44,6 @@ export function updateDict(entry: UpdateEntry): Record<string, PyValue> {
  */
 export function updatePairs(entries: UpdateEntry[]): PyValue[] {
   return entries.map((e) => [updateDict(e), 0]);
-}
-
-/** Python-style parents of a failure type, for `Failure.check()` on the master. */
-function parentsOf(type: string): string[] {
-  const tail = ['builtins.Exception', 'builtins.BaseException', 'builtins.object'];
-  return tail.includes(type) ? tail.slice(tail.indexOf(type)) : [type, ...tail];
 }
 
 /** Releases a reference once, after its last call; later calls fail instead of reaching a dropped object. */

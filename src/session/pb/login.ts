@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { AuthError, ProtocolError } from '../../errors.js';
 import { RemoteRef } from '../../protocol/jelly.js';
 import { PyTuple } from '../../values.js';
-import { RemoteCallError, type Broker, type Referenceable, RemoteReference } from './broker.js';
+import { RemoteCallError, type Broker, type Referenceable, RemoteReference } from '../../engine/pb/broker.js';
 
 /**
  * twisted.cred "newcred" login, client side (`docs/protocol/pb.md` §5):

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { startLocalWorker, type LocalProtocol, type LocalWorker } from '../../../src/cli/local-worker.js';
 import { startMasterHttp, type MasterHttpServer } from '../../../src/master/http/http-server.js';
 import { startTestMaster, type TestMaster } from '../../../src/master/test-master.js';
+import { eventually } from '../../helpers/eventually.js';
 
 /** A test master with its HTTP API on ephemeral ports, and optionally a real worker process attached. */
 export interface HttpFixture {
@@ -102,13 +103,13 @@ export async function call(web: MasterHttpServer, method: string, urlPath: strin
 
 /** Poll `get` until `ok` holds (wall clock: waits for a real worker). */
 export async function waitUntil<T>(get: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await get();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 50));
+  let last: T | undefined;
+  try {
+    await eventually(async () => ok((last = await get())), what, timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last: ${JSON.stringify(last).slice(0, 500)}`);
   }
+  return last as T;
 }
 
 export async function jobWhen(web: MasterHttpServer, id: number, ok: (job: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> {

@@ -4,7 +4,7 @@ import type { RemoteReader, RemoteWriter } from '../../../src/commands/context.j
 import type { OutputSettings, UpdateEntry } from '../../../src/commands/update.js';
 import { ConnectionError } from '../../../src/errors.js';
 import { decodeMessage, type MsgpackMessage } from '../../../src/protocol/msgpack.js';
-import { RemoteRequestError } from '../../../src/session/msgpack/peer.js';
+import { RemoteCallError } from '../../../src/engine/msgpack/peer.js';
 import { runMsgpackSession } from '../../../src/session/msgpack/session.js';
 import { ManualClock } from '../../../src/util/clock.js';
 import { float, tuple, type PyValue } from '../../../src/values.js';
@@ -250,7 +250,7 @@ test('the captured 3.7 session replays byte for byte: every request and response
   assert.equal(lines.filter((l) => String(l.msg).includes('never send download data')).length, 1);
   assert.equal(handlers.outcomes.utimeErrors.length, 1);
   const utimeErr = handlers.outcomes.utimeErrors[0];
-  assert.ok(utimeErr instanceof RemoteRequestError);
+  assert.ok(utimeErr instanceof RemoteCallError);
   assert.equal(utimeErr.message, 'FileWriter.remote_utime() takes 2 positional arguments but 3 were given');
 
   // §11: the Python worker closes after shutdown; here the master drops the link.

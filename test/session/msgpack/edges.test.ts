@@ -3,14 +3,15 @@ import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ConnectionError, ProtocolError, TimeoutError } from '../../../src/errors.js';
-import { MASTER_WORKER_SETTINGS } from '../../../src/master/msgpack-connection.js';
+import { MASTER_WORKER_SETTINGS } from '../../../src/master/msgpack/connection.js';
 import { decodeMessage, encodeMessage, type MsgpackMessage } from '../../../src/protocol/msgpack.js';
-import { createMsgpackSession, runMsgpackSession } from '../../../src/session/msgpack/session.js';
+import { runMsgpackSession } from '../../../src/session/msgpack/session.js';
 import { connectWebSocket } from '../../../src/transport/websocket.js';
 import { ManualClock, systemClock, type Clock } from '../../../src/util/clock.js';
 import type { Session } from '../../../src/worker/session.js';
 import { memoryLogger } from '../pb/fixtures.js';
-import { FakeHandlers } from './fake-handlers.js';
+import { FakeHandlers } from '../../worker/fake-handlers.js';
+import { eventually } from '../../helpers/eventually.js';
 
 /**
  * The session against a bare WebSocket server playing a misbehaving master: ops and
@@ -22,6 +23,8 @@ interface Served {
   handlers: FakeHandlers;
   /** The server side of the connection. */
   peer: WebSocket;
+  /** The worker side of the connection (the session's own WebSocket). */
+  worker: WebSocket;
   /** Send a request from the "master"; resolves with the worker's response. */
   ask(msg: MsgpackMessage): Promise<MsgpackMessage>;
   inbox: MsgpackMessage[];
@@ -51,10 +54,9 @@ async function serve(opts: { autoPong?: boolean; clock?: Clock; keepaliveSeconds
     log: memoryLogger().log,
     keepaliveSeconds: opts.keepaliveSeconds ?? 0,
   };
-  const session =
-    opts.maxPayloadBytes === undefined
-      ? await createMsgpackSession(sessionOpts)
-      : runMsgpackSession(await connectWebSocket({ transport: sessionOpts.transport, username: 'w', password: 'pw', maxPayloadBytes: opts.maxPayloadBytes }), sessionOpts);
+  // What createMsgpackSession does, keeping the worker's WebSocket to watch its pongs.
+  const worker = await connectWebSocket({ transport: sessionOpts.transport, username: 'w', password: 'pw', maxPayloadBytes: opts.maxPayloadBytes });
+  const session = runMsgpackSession(worker, sessionOpts);
   const peer = await connected;
   const inbox: MsgpackMessage[] = [];
   const waiters = new Map<number, (m: MsgpackMessage) => void>();
@@ -70,7 +72,7 @@ async function serve(opts: { autoPong?: boolean; clock?: Clock; keepaliveSeconds
     peer.send(encodeMessage({ ...msg, seq_number: n }));
     return p;
   };
-  return { session, handlers, peer, ask, inbox };
+  return { session, handlers, peer, worker, ask, inbox };
 }
 
 test('unknown ops, missing keys and bad settings are answered with errors; the session goes on', async () => {
@@ -139,7 +141,7 @@ test('requests the worker sends wait for the master; a closed connection fails t
     }
   });
   await ask({ op: 'start_command', command_id: '5', command_name: 'shell', args: { workdir: '/w' } });
-  while (inbox.length === 0) await new Promise((r) => setTimeout(r, 5));
+  await eventually(() => inbox.length > 0, 'the update');
   assert.deepEqual(inbox[0], { op: 'update', args: [['rc', 0]], command_id: '5', seq_number: 0 });
   peer.terminate();
   const reason = await session.closed;
@@ -153,13 +155,13 @@ test('WebSocket pings: answered pongs keep the session, a silent master is dropp
   const live = await serve({ clock, keepaliveSeconds: 30 });
   // Attached, so only the ping deadline is running (the attach deadline has its own test).
   await live.ask({ op: 'set_worker_settings', args: { ...MASTER_WORKER_SETTINGS } });
-  let pings = 0;
-  live.peer.on('ping', () => pings++);
+  // The worker's pong listener runs after the session's: once we count a pong, the session has heard it.
+  let pongs = 0;
+  live.worker.on('pong', () => pongs++);
   clock.advance(30_000);
-  while (pings === 0) await new Promise((r) => setTimeout(r, 5));
-  await new Promise((r) => setTimeout(r, 20)); // the pong travels back
+  await eventually(() => pongs === 1, 'the pong to the first ping');
   clock.advance(30_000);
-  while (pings < 2) await new Promise((r) => setTimeout(r, 5));
+  await eventually(() => pongs === 2, 'the pong to the second ping');
   live.session.close();
   assert.equal(await live.session.closed, undefined, 'answered pings never time out');
 
@@ -169,7 +171,7 @@ test('WebSocket pings: answered pongs keep the session, a silent master is dropp
   let got = false;
   silent.peer.on('ping', () => (got = true));
   clock2.advance(30_000);
-  while (!got) await new Promise((r) => setTimeout(r, 5));
+  await eventually(() => got, 'the ping to reach the master');
   clock2.advance(30_000);
   const reason = await silent.session.closed;
   assert.ok(reason instanceof TimeoutError);

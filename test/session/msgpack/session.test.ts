@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
 import { AuthError, CommandError, ConnectionError } from '../../../src/errors.js';
-import { MASTER_WORKER_SETTINGS, UTIME_BUG_TEXT } from '../../../src/master/msgpack-connection.js';
+import { MASTER_WORKER_SETTINGS, UTIME_BUG_TEXT } from '../../../src/master/msgpack/connection.js';
 import { startTestMaster, type TestMaster } from '../../../src/master/test-master.js';
 import type { WorkerHandle } from '../../../src/master/worker-handle.js';
-import { RemoteRequestError } from '../../../src/session/msgpack/peer.js';
+import { RemoteCallError } from '../../../src/engine/msgpack/peer.js';
 import { createMsgpackSession } from '../../../src/session/msgpack/session.js';
 import { systemClock } from '../../../src/util/clock.js';
 import { float } from '../../../src/values.js';
 import type { Session, SessionOptions } from '../../../src/worker/session.js';
-import { FakeHandlers, lines, out, status } from './fake-handlers.js';
+import { FakeHandlers, lines, out, status } from '../../worker/fake-handlers.js';
 
 const BUILDERS = [
   { name: 'b1', builddir: 'b1dir' },
@@ -148,7 +148,7 @@ test('file upload through the channel writer: bin blocks, close, and the 3.7 uti
   assert.deepEqual(r.upload?.data, data);
   assert.equal(r.upload?.writes, 2);
   assert.equal(r.upload?.closed, true);
-  assert.ok(utimeError instanceof RemoteRequestError);
+  assert.ok(utimeError instanceof RemoteCallError);
   assert.equal(utimeError.message, UTIME_BUG_TEXT);
   assert.equal(handlers.started.at(-1)!.args.path, `${BASEDIR}/b1dir/build/out.bin`);
 

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommandError } from '../../../src/errors.js';
-import { RemoteCallError, Referenceable } from '../../../src/session/pb/broker.js';
+import { RemoteCallError, Referenceable } from '../../../src/engine/pb/broker.js';
 import { CopiedFailure, RemoteRef, type JellyValue } from '../../../src/protocol/jelly.js';
-import { Bot } from '../../../src/session/pb/bot.js';
+import { PbBot } from '../../../src/session/pb/bot.js';
 import type { StartCommandRequest } from '../../../src/worker/handlers.js';
 import { PyTuple } from '../../../src/values.js';
 import { linkedBrokers, memoryLogger, settle } from './fixtures.js';
-import { fakeHandlers } from './handlers-fake.js';
+import { fakeHandlers } from '../../worker/fake-handlers.js';
 
 /** A worker Bot attached to a master-side broker; returns the master's reference to the Bot. */
 async function attach(onStart?: (req: StartCommandRequest) => void) {
@@ -15,7 +15,7 @@ async function attach(onStart?: (req: StartCommandRequest) => void) {
   const root = new Referenceable('root', { attach: (args) => void (mind = args[0] as RemoteRef) });
   const link = linkedBrokers(root);
   const fake = fakeHandlers({ basedir: '/base', onStart });
-  const bot = new Bot({ broker: link.worker, handlers: fake.handlers, log: memoryLogger().log, home: '/home/w' });
+  const bot = new PbBot({ broker: link.worker, handlers: fake.handlers, log: memoryLogger().log, home: '/home/w' });
   await link.worker.callRemote('root', 'attach', [bot]);
   assert.ok(mind);
   const call = (target: RemoteRef, method: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}) =>

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { BananaDecoder, encodeBanana, type SExp } from '../../../src/protocol/banana.js';
 import { CopiedFailure, RemoteRef, jelly, toPlain, unjelly, type JellyValue } from '../../../src/protocol/jelly.js';
 import type { LogChunk, UpdateEntry } from '../../../src/commands/update.js';
-import { Referenceable } from '../../../src/session/pb/broker.js';
+import { Referenceable } from '../../../src/engine/pb/broker.js';
 import { PbCommandChannel, ReleasedReferenceError, updateDict, updatePairs } from '../../../src/session/pb/command-channel.js';
 import { PyFloat, PyTuple } from '../../../src/values.js';
 import { linkedBrokers, settle } from './fixtures.js';

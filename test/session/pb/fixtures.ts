@@ -56,7 +56,7 @@ export class MemoryStream extends Duplex {
 export const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 import { BananaDecoder, encodeBanana } from '../../../src/protocol/banana.js';
-import { Broker, type Referenceable } from '../../../src/session/pb/broker.js';
+import { Broker, type Referenceable } from '../../../src/engine/pb/broker.js';
 
 /**
  * Two brokers talking through real banana bytes, delivered asynchronously like a socket

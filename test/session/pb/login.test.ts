@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AuthError, ProtocolError } from '../../../src/errors.js';
 import { RemoteRef } from '../../../src/protocol/jelly.js';
-import { PbFailure, Referenceable } from '../../../src/session/pb/broker.js';
+import { PbFailure, Referenceable } from '../../../src/engine/pb/broker.js';
 import { UNAUTHORIZED_LOGIN_TYPE, login, loginResponse } from '../../../src/session/pb/login.js';
 import { PyTuple } from '../../../src/values.js';
 import { linkedBrokers, readFixture, settle } from './fixtures.js';

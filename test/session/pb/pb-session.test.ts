@@ -9,7 +9,7 @@ import { ManualClock } from '../../../src/util/clock.js';
 import type { SessionOptions } from '../../../src/worker/session.js';
 import type { WorkerInfo } from '../../../src/worker/handlers.js';
 import { MemoryStream, captureChunks, memoryLogger, settle } from './fixtures.js';
-import { fakeHandlers } from './handlers-fake.js';
+import { fakeHandlers } from '../../worker/fake-handlers.js';
 import { pbStreams } from '../../protocol/pb-capture.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');

@@ -15,7 +15,7 @@ import {
   type SExp,
 } from '../../src/protocol/banana.js';
 import { MAX_MSGPACK_MESSAGE_NODES, countMsgpackValues, decodeMessage, encodeMessage } from '../../src/protocol/msgpack.js';
-import { ClientFraming } from '../../src/session/pb/dialect.js';
+import { ClientFraming } from '../../src/engine/pb/client-framing.js';
 
 /**
  * What hostile bytes can make the decoders hold: a budget per message, shared empty

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { ConfigError } from '../../errors.js';
 import type { TestMaster } from '../test-master.js';
 import { checkToken, cookieName, generateToken, isAuthorized, tokenCookie, tokenMatches } from './access-token.js';
-import { registerApi } from './api-handlers.js';
+import { API_PREFIX, registerApi } from './api-handlers.js';
 import { EventBus } from './event-bus.js';
 import { badRequest, HttpError } from './http-error.js';
 import { JobQueue } from './job-queue.js';
@@ -14,6 +14,7 @@ import { parseBody, readBody } from './request-body.js';
 import { Router, type Reply } from './router.js';
 import { SseEndpoint } from './sse-endpoint.js';
 import { isLoopbackAddress, RequestOrigin } from './request-origin.js';
+import { registerSelfServe, SELF_SERVE_PREFIX } from './self-serve.js';
 import { readStatic } from './static-files.js';
 import { WsEndpoint } from './ws-endpoint.js';
 
@@ -97,6 +98,7 @@ export async function startMasterHttp(o: MasterHttpOptions): Promise<MasterHttpS
   const router = new Router();
   const logStreams = new LogStreams(bus);
   registerApi(router, jobs, o.defaultBuilder ?? 'builder', logStreams);
+  registerSelfServe(router, jobs);
   const sse = new SseEndpoint(bus);
   sse.register(router);
   const ws = new WsEndpoint(bus);
@@ -208,7 +210,15 @@ function refuseUpgrade(socket: Duplex, r: Refusal): void {
   );
 }
 
-const isApiPath = (p: string): boolean => p === '/api' || p.startsWith('/api/') || p === '/sse' || p.startsWith('/sse/') || p === '/ws';
+const isApiPath = (p: string): boolean =>
+  p === '/api' || p.startsWith('/api/') || p === '/sse' || p.startsWith('/sse/') || p === '/ws' || p === SELF_SERVE_PREFIX || p.startsWith(`${SELF_SERVE_PREFIX}/`);
+
+/**
+ * A job request (a change to the queue): its refusals answer as BuildAPI's do,
+ * `{status: "FAILED", msg}`, with the code in `code` (and `error` as on every other error).
+ */
+const isJobRequest = (method: string, p: string): boolean =>
+  method !== 'GET' && (p === `${API_PREFIX}/jobs` || p.startsWith(`${API_PREFIX}/jobs/`) || p === SELF_SERVE_PREFIX || p.startsWith(`${SELF_SERVE_PREFIX}/`));
 
 async function handle(router: Router, guard: Guard, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://x');
@@ -249,7 +259,7 @@ async function handle(router: Router, guard: Guard, req: IncomingMessage, res: S
       // A resource with control actions takes them as POST (JSON-RPC).
       const allowed = [...new Set(match.allowed.map((m) => (m === CONTROL ? 'POST' : m)))];
       reply = { status: 405, json: { error: `method ${method} not allowed here`, status: 405 }, headers: { Allow: allowed.join(', ') } };
-    } else if (method === 'GET' && !url.pathname.startsWith('/api/') && !url.pathname.startsWith('/sse/')) {
+    } else if (method === 'GET' && !isApiPath(url.pathname)) {
       const file = await readStatic(url.pathname);
       reply = file ? { status: 200, text: file.body, contentType: file.type } : notFoundReply(url.pathname);
     } else {
@@ -257,7 +267,10 @@ async function handle(router: Router, guard: Guard, req: IncomingMessage, res: S
     }
   } catch (err) {
     if (!(err instanceof HttpError)) throw err;
-    reply = { status: err.status, json: { error: err.message, status: err.status }, headers: { ...err.headers } };
+    const json = isJobRequest(method, url.pathname)
+      ? { status: 'FAILED', msg: err.message, error: err.message, code: err.status }
+      : { error: err.message, status: err.status };
+    reply = { status: err.status, json, headers: { ...err.headers } };
     if (err.retryAfter !== undefined) {
       reply.headers!['Retry-After'] = String(err.retryAfter);
       (reply.json as Record<string, unknown>).retry_after = err.retryAfter;

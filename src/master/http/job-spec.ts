@@ -37,6 +37,8 @@ export interface JobSpec {
   builder: string;
   priority: number;
   steps: StepSpec[];
+  /** The revision the job builds: a property of the job (self-serve's `rev`), not used by the commands. */
+  revision?: string;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -49,6 +51,15 @@ export function parsePriority(value: unknown): number | undefined {
   const n = typeof value === 'string' && /^[+-]?\d{1,9}$/.test(value.trim()) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw badRequest(`priority must be an integer, got ${JSON.stringify(value).slice(0, 40)}`);
   return n;
+}
+
+/** A revision: a branch-free VCS id (hex hash, tag, number); undefined when absent. */
+export function parseRevision(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/.test(value)) {
+    throw badRequest(`revision must be 1-100 characters of A-Za-z0-9._+-, got ${JSON.stringify(value).slice(0, 40)}`);
+  }
+  return value;
 }
 
 function parseStep(raw: unknown, i: number): StepSpec {
@@ -101,5 +112,8 @@ export function parseJobSpec(body: Record<string, unknown>, defaultBuilder: stri
   if (!Array.isArray(rawSteps) || rawSteps.length === 0) throw badRequest('steps must be a non-empty list');
   if (rawSteps.length > MAX_STEPS) throw badRequest(`at most ${MAX_STEPS} steps per job`);
   const steps = rawSteps.map(parseStep);
-  return { worker, builder, priority: parsePriority(body.priority) ?? 0, steps };
+  const spec: JobSpec = { worker, builder, priority: parsePriority(body.priority) ?? 0, steps };
+  const revision = parseRevision(body.revision);
+  if (revision !== undefined) spec.revision = revision;
+  return spec;
 }

@@ -60,6 +60,7 @@ export class Job {
       result: this.result,
       cancelled: this.cancelled,
       rebuild_of: this.rebuildOf,
+      revision: this.spec.revision ?? null,
       submitted_at: this.submittedAt,
       started_at: this.startedAt,
       finished_at: this.finishedAt,

@@ -27,7 +27,10 @@ describe('bad requests (no worker attached)', () => {
     test(`POST /jobs, ${name} → 400 with the reason`, async () => {
       const r = await call(fx.web, 'POST', '/api/v1/jobs', body);
       assert.equal(r.status, 400);
-      assert.equal(r.body.status, 400);
+      // A job request's refusal, as BuildAPI answers it.
+      assert.equal(r.body.status, 'FAILED');
+      assert.equal(r.body.code, 400);
+      assert.match(r.body.msg, reason);
       assert.match(r.body.error, reason);
     });
   }
@@ -46,6 +49,8 @@ describe('bad requests (no worker attached)', () => {
     assert.equal(r.status, 503);
     assert.equal(r.headers.get('retry-after'), '5');
     assert.equal(r.body.retry_after, 5);
+    assert.equal(r.body.status, 'FAILED');
+    assert.match(r.body.msg, /not connected/);
     assert.match(r.body.error, /not connected/);
   });
 

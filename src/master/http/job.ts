@@ -65,7 +65,8 @@ export class Job {
       started_at: this.startedAt,
       finished_at: this.finishedAt,
       log_length: this.log.length,
-      steps: this.steps.map(stepJSON),
+      // Where each started step's text begins in the job's log (the page splits the log by step).
+      steps: this.steps.map((s) => (this.stepLogStart[s.index] === undefined ? stepJSON(s) : { ...stepJSON(s), log_offset: this.stepLogStart[s.index] })),
     };
   }
 }

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as tar from 'tar';
+import { startMasterHttp, type MasterHttpServer } from '../../src/master/http/http-server.js';
 import { startTestMaster, type TestMaster } from '../../src/master/test-master.js';
 import type { WorkerHandle } from '../../src/master/worker-handle.js';
 import { attachWorker, eventually, processesWith, startWorker, type Protocol, type RunningWorker } from './harness.js';
@@ -23,6 +24,7 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
     let worker: RunningWorker;
     let handle: WorkerHandle;
     let builddir: string;
+    let web: MasterHttpServer;
     const name = `e2e-${protocol}`;
 
     before(async () => {
@@ -31,14 +33,36 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
       ({ worker, handle } = await attachWorker(master, { protocol, port, name, password: PASSWORD }));
       builddir = path.join(worker.basedir, 'builder', 'build');
       mkdirSync(builddir, { recursive: true });
+      web = await startMasterHttp({ master, workers: [name], port: 0 });
     });
 
     after(async () => {
+      await web?.close();
       await worker?.stop();
       await master?.close();
     });
 
     const run = (command: string, args: Record<string, unknown>, opts = {}) => handle.startCommand('builder', command, args, opts).done;
+
+    /**
+     * One command as a user submits it: a job through the REST API, followed to its end by
+     * the log's SSE stream (which ends with the job), then its step and logs.
+     */
+    const viaRest = async (command: string, args: Record<string, unknown>) => {
+      const auth = { Authorization: `Bearer ${web.token}` };
+      const submitted = await fetch(`${web.url}/api/v1/jobs`, {
+        method: 'POST',
+        headers: { ...auth, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ worker: name, builder: 'builder', steps: [{ command, args }] }),
+      });
+      assert.equal(submitted.status, 202);
+      const id = ((await submitted.json()) as { request_id: number }).request_id;
+      await (await fetch(`${web.url}/api/v1/jobs/${id}/log/sse`, { headers: auth })).text();
+      const job = (await (await fetch(`${web.url}/api/v1/jobs/${id}`, { headers: auth })).json()) as { state: string; steps: Array<{ result: string; rc: number }> };
+      assert.equal(job.state, 'finished');
+      const { logs } = (await (await fetch(`${web.url}/api/v1/jobs/${id}/steps/0/logs`, { headers: auth })).json()) as { logs: Record<string, string> };
+      return { status: job.steps[0]!.result, rc: job.steps[0]!.rc, logs: { stdout: '', stderr: '', header: '', stdio: '', ...logs } };
+    };
 
     test('worker info: info/ files, basedir, commands; no password anywhere', () => {
       const info = handle.info;
@@ -54,7 +78,7 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
     });
 
     test('shell: output, rc 0, workdir and env', async () => {
-      const r = await run('shell', { command: ['sh', '-c', 'pwd; echo "foo=$FOO"; echo oops >&2'], workdir: 'build', env: { FOO: 'bar' } });
+      const r = await viaRest('shell', { command: ['sh', '-c', 'pwd; echo "foo=$FOO"; echo oops >&2'], workdir: 'build', env: { FOO: 'bar' } });
       assert.equal(r.status, 'SUCCESS', JSON.stringify(r.logs));
       assert.equal(r.rc, 0);
       assert.equal(r.logs.stdout, `${builddir}\nfoo=bar\n`);
@@ -63,13 +87,13 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
     });
 
     test('shell: a failing command gives its rc', async () => {
-      const r = await run('shell', { command: 'exit 3', workdir: 'build' });
+      const r = await viaRest('shell', { command: 'exit 3', workdir: 'build' });
       assert.equal(r.status, 'FAILURE');
       assert.equal(r.rc, 3);
     });
 
     test('shell: 200 000 lines arrive complete and in order', async () => {
-      const r = await run('shell', { command: ['seq', '1', '200000'], workdir: 'build' });
+      const r = await viaRest('shell', { command: ['seq', '1', '200000'], workdir: 'build' });
       assert.equal(r.rc, 0);
       const lines = r.logs.stdout.split('\n');
       assert.equal(lines.length, 200001);
@@ -77,7 +101,7 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
     });
 
     test('shell: a 100 000-character line loses no character', async () => {
-      const r = await run('shell', { command: ['sh', '-c', 'head -c 100000 /dev/zero | tr "\\0" x'], workdir: 'build' });
+      const r = await viaRest('shell', { command: ['sh', '-c', 'head -c 100000 /dev/zero | tr "\\0" x'], workdir: 'build' });
       assert.equal(r.rc, 0);
       assert.equal(r.logs.stdout.replaceAll('\n', ''), 'x'.repeat(100000));
     });

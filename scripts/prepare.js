@@ -62,6 +62,14 @@ if (inGitClone && process.env.npm_config_global === 'true' && process.env.npm_co
 const require = createRequire(path.join(root, 'package.json'));
 let haveTsc = true;
 try { require.resolve('typescript/bin/tsc'); require.resolve('@types/node/package.json'); } catch { haveTsc = false; }
+// `npm ci --omit=dev` in a built checkout (the Dockerfile's runtime dependencies): no compiler
+// wanted, and the compiled code is there.
+const omitDev = (process.env.npm_config_omit ?? '').split(/\s+/).includes('dev');
+if (!haveTsc && omitDev && !inGitClone) {
+  if (fs.existsSync(path.join(root, 'dist', 'src', 'cli', 'main.js'))) process.exit(0);
+  console.error('prepare: dist/src is not built and dev dependencies are omitted; run `npm ci` first');
+  process.exit(1);
+}
 if (!haveTsc) {
   // A checkout without its dependencies: the build tools, and what a linked checkout runs with.
   run(process.platform === 'win32' ? 'npm.cmd' : 'npm',

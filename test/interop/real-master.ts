@@ -166,8 +166,8 @@ export class RealMaster {
     writeFileSync(path.join(this.dataDir, name), data);
   }
 
-  async get(p: string): Promise<any> {
-    const res = await fetch(this.api + p, { signal: AbortSignal.timeout(30_000) });
+  async get(p: string, timeoutMs = 30_000): Promise<any> {
+    const res = await fetch(this.api + p, { signal: AbortSignal.timeout(timeoutMs) });
     if (!res.ok) throw new Error(`GET ${p}: HTTP ${res.status}`);
     return res.json();
   }
@@ -233,7 +233,8 @@ export class RealMaster {
       const logs: Record<string, string> = {};
       const channels: Record<string, { o: string; e: string; h: string }> = {};
       for (const lg of (await this.get(`/builds/${build.buildid}/steps/${st.number}/logs`)).logs) {
-        const contents = await this.get(`/logs/${lg.logid}/contents`);
+        // A 20 MB log takes the 4.3 master minutes to serve on a loaded machine.
+        const contents = await this.get(`/logs/${lg.logid}/contents`, 10 * 60_000);
         const text = contents.logchunks.map((c: any) => c.content).join('');
         if (lg.type === 's') {
           const ch = { o: '', e: '', h: '' };

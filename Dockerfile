@@ -17,11 +17,12 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/buildbot-worker
-COPY package.json package-lock.json tsconfig.json ./
-RUN npm ci --no-audit --no-fund
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY src ./src
-RUN npx tsc -p tsconfig.json
-# Runtime dependencies only, node-pty built again for them.
+# npm ci runs the package's prepare script, which compiles src into dist/src.
+RUN npm ci --no-audit --no-fund
+# Runtime dependencies only, node-pty built again for them (prepare keeps dist/src: no compiler).
 RUN rm -rf node_modules && npm ci --omit=dev --no-audit --no-fund
 
 # --- runtime ---

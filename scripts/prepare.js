@@ -12,7 +12,8 @@
 // that is gone). So, when the environment says global:
 //  - the symlink back to this clone is replaced by an empty directory again, which the outer
 //    install then fills with the packed clone;
-//  - the build tools are installed into the clone locally (`npm ci --global=false`).
+//  - the build tools are installed into the clone locally (`npm ci --global=false`), as they
+//    are into a checkout that has no node_modules yet.
 // package.json bundles one small dependency (commander) for this: npm extracts a package with
 // bundled dependencies before its dependencies, so none of them is written into the directory
 // while the symlink is there. See README "Install".
@@ -40,7 +41,12 @@ function localEnv() {
   return env;
 }
 
-if (process.env.npm_config_global === 'true' && process.env.npm_config_prefix) {
+// npm's git clones live in its cache: <cache>/_cacache/tmp/git-clone*. Elsewhere (a checkout
+// installed with `npm install -g <dir>`) the global symlink to this directory is the install.
+const inGitClone = /^git-clone/.test(path.basename(root)) && path.basename(path.dirname(root)) === 'tmp'
+  && path.basename(path.dirname(path.dirname(root))) === '_cacache';
+
+if (inGitClone && process.env.npm_config_global === 'true' && process.env.npm_config_prefix) {
   const prefix = process.env.npm_config_prefix;
   const installed = process.platform === 'win32'
     ? path.join(prefix, 'node_modules', pkg.name)
@@ -56,10 +62,18 @@ if (process.env.npm_config_global === 'true' && process.env.npm_config_prefix) {
 const require = createRequire(path.join(root, 'package.json'));
 let haveTsc = true;
 try { require.resolve('typescript/bin/tsc'); require.resolve('@types/node/package.json'); } catch { haveTsc = false; }
+// `npm ci --omit=dev` in a built checkout (the Dockerfile's runtime dependencies): no compiler
+// wanted, and the compiled code is there.
+const omitDev = (process.env.npm_config_omit ?? '').split(/\s+/).includes('dev');
+if (!haveTsc && omitDev && !inGitClone) {
+  if (fs.existsSync(path.join(root, 'dist', 'src', 'cli', 'main.js'))) process.exit(0);
+  console.error('prepare: dist/src is not built and dev dependencies are omitted; run `npm ci` first');
+  process.exit(1);
+}
 if (!haveTsc) {
-  // Build tools only: no install scripts (node-pty is not needed to compile).
+  // A checkout without its dependencies: the build tools, and what a linked checkout runs with.
   run(process.platform === 'win32' ? 'npm.cmd' : 'npm',
-    ['ci', '--include=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--global=false'], localEnv());
+    ['ci', '--include=dev', '--no-audit', '--no-fund', '--global=false'], localEnv());
 }
 
 fs.rmSync(path.join(root, 'dist', 'src'), { recursive: true, force: true });

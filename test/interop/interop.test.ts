@@ -1,7 +1,8 @@
 /**
- * This worker driven by a real Buildbot 3.7 master (Debian `buildbot`), over PB and over
- * msgpack_experimental_v7. The worker is created and started through its CLI exactly as a
- * user would (`worker create-worker`, `worker start --nodaemon`).
+ * This worker driven by real Buildbot masters — Debian bookworm's 3.7 and 4.3, the current
+ * release (scripts/buildbot-4.3.sh) — over PB and over msgpack_experimental_v7. The worker is
+ * created and started through its CLI exactly as a user would (`worker create-worker`,
+ * `worker start --nodaemon`).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import {
   CANCELLED,
   FAILURE,
+  MASTER_VERSIONS,
   REPO_ROOT,
   RealMaster,
   SUCCESS,
@@ -20,7 +22,6 @@ import {
   waitFor,
 } from './real-master.js';
 
-const skip = realMasterUnavailable();
 const WORKER_BIN = path.join(REPO_ROOT, 'bin', 'worker.js');
 
 function alive(pid: number): boolean {
@@ -40,8 +41,11 @@ function step(build: BuildResult, name: string) {
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-describe('real Buildbot 3.7 master', { skip, timeout: 20 * 60_000 }, () => {
-  const master = new RealMaster();
+/** INTEROP_MASTERS=4.3 (comma-separated) runs against those masters only; default all. */
+const versions = process.env.INTEROP_MASTERS ? MASTER_VERSIONS.filter((v) => process.env.INTEROP_MASTERS!.split(',').includes(v)) : MASTER_VERSIONS;
+
+for (const version of versions) describe(`real Buildbot ${version} master`, { skip: realMasterUnavailable(version), timeout: 20 * 60_000 }, () => {
+  const master = new RealMaster({ version });
   const workers: ChildProcess[] = [];
   const downloadSource = Buffer.alloc(200_000);
   for (let i = 0; i < downloadSource.length; i++) downloadSource[i] = (i * 7919) % 251;
@@ -101,6 +105,8 @@ describe('real Buildbot 3.7 master', { skip, timeout: 20 * 60_000 }, () => {
         const b = await master.runBuild(`shell-timeout-${suffix}`);
         assert.equal(b.results, FAILURE);
         assert.match(step(b, 'timeout').channels.stdio.h, /command timed out: 2 seconds without output/);
+        // 4.x reads the worker's failure_reason ('timeout_without_output') into the summary.
+        if (version !== '3.7') assert.match(step(b, 'timeout').state_string, /\(timed out\)/);
         const pid = Number(readFileSync(path.join(master.dataDir, `timeout-${workername}.pid`), 'utf8'));
         await waitFor(() => !alive(pid), `timed-out process ${pid} to be gone`, 10_000);
       });
@@ -109,6 +115,20 @@ describe('real Buildbot 3.7 master', { skip, timeout: 20 * 60_000 }, () => {
         const b = await master.runBuild(`shell-maxtime-${suffix}`);
         assert.equal(b.results, FAILURE);
         assert.match(step(b, 'maxtime').channels.stdio.h, /command timed out: 2 seconds elapsed/);
+        if (version !== '3.7') assert.match(step(b, 'maxtime').state_string, /\(timed out\)/);
+      });
+
+      test('max_lines stops a command that prints too many lines', { skip: version === '3.7' && '3.7 has no max_lines' }, async () => {
+        // 4.x sends max_lines with the shell command; the worker stops the command after that
+        // many lines and reports failure_reason 'max_lines_failure', which the master shows.
+        const b = await master.runBuild(`shell-maxlines-${suffix}`);
+        assert.equal(b.results, FAILURE);
+        const s = step(b, 'maxlines');
+        assert.match(s.state_string, /\(max lines\)/);
+        const out = s.channels.stdio.o;
+        assert.doesNotMatch(out, /not-reached/);
+        assert.match(out, /^1$/m);
+        assert.ok(out.split('\n').length < 100_000, `${out.split('\n').length} lines`);
       });
 
       test('an interrupt from the master kills the whole process group', async () => {
@@ -131,7 +151,8 @@ describe('real Buildbot 3.7 master', { skip, timeout: 20 * 60_000 }, () => {
       });
 
       test('20 MB of output arrives complete and in order', async () => {
-        const b = await master.runBuild(`shell-bigoutput-${suffix}`);
+        // Minutes on a loaded machine: the 3.7 msgpack master logs every message it gets.
+        const b = await master.runBuild(`shell-bigoutput-${suffix}`, 10 * 60_000);
         assert.equal(b.results, SUCCESS, `${step(b, 'big').state_string}\n${step(b, 'big').logs.stdio?.slice(0, 3000)}`);
         const lines = step(b, 'big').channels.stdio.o.split('\n');
         lines.pop();

@@ -1,10 +1,11 @@
 /**
- * A real Buildbot master (Debian package `buildbot`, 3.7) for interop tests: created in a
+ * A real Buildbot master for interop tests: Debian bookworm's `buildbot` 3.7, or 4.3 (the
+ * current release) in the Debian forky root made by scripts/buildbot-4.3.sh. Created in a
  * temporary directory from test/interop/master.cfg, reachable on loopback only, driven
  * through its REST API (`/api/v2`) like a user's force button would.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, copyFileSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, copyFileSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,11 +16,27 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 const WWW_BASE = path.join(REPO_ROOT, 'test', 'interop', 'www-base');
 const PYTHON = '/usr/bin/python3';
 const BUILDBOT = '/usr/bin/buildbot';
+/** Runs programs of the Buildbot 4.3 root (`run PROGRAM ARGS...`, `check`). */
+const BB43 = path.join(REPO_ROOT, 'scripts', 'buildbot-4.3.sh');
 
-/** Why the interop tests cannot run here, or undefined when they can. */
-export function realMasterUnavailable(): string | undefined {
-  if (!existsSync(BUILDBOT)) return 'Debian package buildbot is not installed (apt-get install -y buildbot)';
+/** The masters the interop tests know: Debian bookworm's, and the current release. */
+export type MasterVersion = '3.7' | '4.3';
+export const MASTER_VERSIONS: readonly MasterVersion[] = ['3.7', '4.3'];
+
+/** Why the interop tests cannot run here against `version`, or undefined when they can. */
+export function realMasterUnavailable(version: MasterVersion = '3.7'): string | undefined {
+  if (version === '3.7') {
+    if (!existsSync(BUILDBOT)) return 'Debian package buildbot is not installed (apt-get install -y buildbot)';
+    return undefined;
+  }
+  if (spawnSync('sh', [BB43, 'check']).status !== 0) return 'no Buildbot 4.3 root (as root: scripts/buildbot-4.3.sh setup)';
   return undefined;
+}
+
+/** The command line running `buildbot ARGS...` of `version`. */
+function buildbotCommand(version: MasterVersion, args: string[]): [string, string[]] {
+  if (version === '3.7') return [PYTHON, [BUILDBOT, ...args]];
+  return ['sh', [BB43, 'run', 'buildbot', ...args]];
 }
 
 export async function freePort(): Promise<number> {
@@ -59,6 +76,8 @@ export interface RealMasterOptions {
   config?: string;
   /** Extra environment for the master (read by its master.cfg). */
   env?: Record<string, string>;
+  /** Which master; default 3.7. */
+  version?: MasterVersion;
 }
 
 export class RealMaster {
@@ -72,10 +91,16 @@ export class RealMaster {
   private proc?: ChildProcess;
   private output = '';
 
+  readonly version: MasterVersion;
+
   constructor(private readonly options: RealMasterOptions = {}) {
-    this.dir = mkdtempSync(path.join(os.tmpdir(), 'interop-master-'));
+    this.version = options.version ?? '3.7';
+    // The 4.3 root sees the host's /tmp (bind-mounted) and nothing else of it.
+    this.dir = mkdtempSync(path.join(this.version === '3.7' ? os.tmpdir() : '/tmp', 'interop-master-'));
     this.dataDir = path.join(this.dir, 'data');
     mkdirSync(this.dataDir);
+    // The www plugin is copied beside the master, where both masters can import it.
+    cpSync(WWW_BASE, path.join(this.dir, 'www-base'), { recursive: true });
   }
 
   get api(): string {
@@ -88,10 +113,13 @@ export class RealMaster {
     this.wwwPort = await freePort();
     const env = this.env();
     const mdir = path.join(this.dir, 'master');
-    const created = spawnSync(PYTHON, [BUILDBOT, 'create-master', '-q', mdir], { env, encoding: 'utf8' });
+    const [cmd, createArgs] = buildbotCommand(this.version, ['create-master', '-q', mdir]);
+    const created = spawnSync(cmd, createArgs, { cwd: this.dir, env, encoding: 'utf8' });
     if (created.status !== 0) throw new Error(`buildbot create-master failed: ${created.stderr}${created.stdout}`);
     copyFileSync(this.options.config ?? path.join(REPO_ROOT, 'test', 'interop', 'master.cfg'), path.join(mdir, 'master.cfg'));
-    this.proc = spawn(PYTHON, [BUILDBOT, 'start', '--nodaemon', mdir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [startCmd, startArgs] = buildbotCommand(this.version, ['start', '--nodaemon', mdir]);
+    // The 4.3 command execs down to the master's python: this pid is the master's.
+    this.proc = spawn(startCmd, startArgs, { cwd: this.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (d: Buffer) => {
       this.output = (this.output + d.toString()).slice(-20000);
     };
@@ -123,7 +151,7 @@ export class RealMaster {
       PATH: '/usr/bin:/bin',
       HOME: this.dir,
       LANG: 'C.UTF-8',
-      PYTHONPATH: WWW_BASE,
+      PYTHONPATH: path.join(this.dir, 'www-base'),
       INTEROP_PB_PORT: String(this.pbPort),
       INTEROP_MP_PORT: String(this.mpPort),
       INTEROP_WWW_PORT: String(this.wwwPort),
@@ -138,8 +166,8 @@ export class RealMaster {
     writeFileSync(path.join(this.dataDir, name), data);
   }
 
-  async get(p: string): Promise<any> {
-    const res = await fetch(this.api + p, { signal: AbortSignal.timeout(30_000) });
+  async get(p: string, timeoutMs = 30_000): Promise<any> {
+    const res = await fetch(this.api + p, { signal: AbortSignal.timeout(timeoutMs) });
     if (!res.ok) throw new Error(`GET ${p}: HTTP ${res.status}`);
     return res.json();
   }
@@ -205,7 +233,8 @@ export class RealMaster {
       const logs: Record<string, string> = {};
       const channels: Record<string, { o: string; e: string; h: string }> = {};
       for (const lg of (await this.get(`/builds/${build.buildid}/steps/${st.number}/logs`)).logs) {
-        const contents = await this.get(`/logs/${lg.logid}/contents`);
+        // A 20 MB log takes the 4.3 master minutes to serve on a loaded machine.
+        const contents = await this.get(`/logs/${lg.logid}/contents`, 10 * 60_000);
         const text = contents.logchunks.map((c: any) => c.content).join('');
         if (lg.type === 's') {
           const ch = { o: '', e: '', h: '' };

@@ -40,6 +40,12 @@ debootstrap --variant=minbase --include=ca-certificates \
 printf 'deb %s %s main\n' "$mirror" "$suite" >"$root/etc/apt/sources.list"
 rm -f "$root"/etc/apt/sources.list.d/*.sources
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# Certificate authorities this machine added (an HTTPS-inspecting proxy's, a company's): the
+# image must trust them too to reach the npm registry during the build.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  chroot "$root" update-ca-certificates >>"$root.log" 2>&1
+fi
 chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
   sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm tini git && apt-get clean' \
   >>"$root.log" 2>&1 || { tail -n 30 "$root.log"; exit 1; }
@@ -47,5 +53,7 @@ rm -f "$root.log" "$root/etc/resolv.conf"
 # What the image does not need: package lists and caches, docs (as the official images do).
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
   "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/*
-tar -C "$root" -c . | podman import --change 'CMD ["/bin/bash"]' - "$image"
+# Node (and npm) trust the system's certificate store, not only their built-in list.
+tar -C "$root" -c . | podman import --change 'CMD ["/bin/bash"]' \
+  --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' - "$image"
 echo "container-base: made $image"

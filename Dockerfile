@@ -25,13 +25,17 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/buildbot-worker
 COPY package.json package-lock.json tsconfig*.json ./
-RUN npm ci --no-audit --no-fund
+# --ignore-scripts: the package's own `prepare` (the build for git installs) is not what runs
+# here; the compiler needs no native addon either.
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY src ./src
 # Only src is in the build context (.dockerignore): the sources the image runs, not the tests.
 RUN if [ -f tsconfig.build.json ]; then npx tsc -p tsconfig.build.json; else npx tsc -p tsconfig.json; fi \
  && test -f dist/src/cli/main.js
-# Runtime dependencies only, node-pty built again for them.
-RUN rm -rf node_modules && npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# Runtime dependencies only; `npm rebuild` runs their install scripts (node-pty's native build),
+# not the package's own.
+RUN rm -rf node_modules && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm rebuild && node -e "require('node-pty')" && npm cache clean --force
 
 # --- runtime: no compilers, no sources, no dev dependencies ---
 FROM ${BASE}

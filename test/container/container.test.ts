@@ -274,8 +274,6 @@ describe('the image under podman', { skip, timeout: 30 * 60_000 }, () => {
       const second = await restart('after SIGKILL');
       const r2 = await second.startCommand('builder', 'shell', { command: ['cat', 'marker'], workdir: 'build' }).done;
       assert.equal(r2.logs.stdout, 'kept\n', 'the basedir survived');
-      // The old pid file names the same pid number the worker has again in the new container.
-      assert.ok(!(await c.logs()).includes('is running'), await c.logs());
 
       // Stopped cleanly, the pid file goes; one naming PID 1 (tini in the new container: a
       // worker that once ran as PID 1) is stale too.

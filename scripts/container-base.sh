@@ -54,6 +54,8 @@ rm -f "$root.log" "$root/etc/resolv.conf"
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
   "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/*
 # Node (and npm) trust the system's certificate store, not only their built-in list.
+# mktemp made the directory 0700: as the image's / it would lock every other user out.
+chmod 0755 "$root"
 # An imported image has no configuration at all: PATH must be set, or containers find no command.
 tar -C "$root" -c . | podman import --change 'CMD ["/bin/bash"]' \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \

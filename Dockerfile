@@ -5,28 +5,40 @@
 # Kubernetes/other latent workers unchanged.
 #
 #   docker build -t buildbot-worker-ts .
+#   podman build -t buildbot-worker-ts .
+#
+# BASE is any Debian-based image with Node 20+ and npm (default: the official image). Without a
+# registry, scripts/container-base.sh makes one from Debian trixie:
+#   podman build --pull=never --network=host --build-arg BASE=localhost/buildbot-worker-ts-base:trixie .
 #   docker run -e BUILDMASTER=master.example.org -e WORKERNAME=w1 -e WORKERPASS=secret buildbot-worker-ts
 #
 # Stopping: `docker stop` sends SIGTERM, which drains (running commands finish, the master is
 # asked to start nothing new); give it time with `docker stop -t <seconds>` /
 # `stop_grace_period`, or send SIGTERM twice to interrupt the build.
 
+ARG BASE=node:20-bookworm-slim
+
 # --- build: compile the TypeScript and build node-pty (native) for this platform ---
-FROM node:20-bookworm-slim AS build
+FROM ${BASE} AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/buildbot-worker
-COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
-COPY scripts ./scripts
+COPY package.json package-lock.json tsconfig*.json ./
+# --ignore-scripts: the package's own `prepare` (the build for git installs) is not what runs
+# here; the compiler needs no native addon either.
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY src ./src
-# npm ci runs the package's prepare script, which compiles src into dist/src.
-RUN npm ci --no-audit --no-fund
-# Runtime dependencies only, node-pty built again for them (prepare keeps dist/src: no compiler).
-RUN rm -rf node_modules && npm ci --omit=dev --no-audit --no-fund
+# Only src is in the build context (.dockerignore): the sources the image runs, not the tests.
+RUN if [ -f tsconfig.build.json ]; then npx tsc -p tsconfig.build.json; else npx tsc -p tsconfig.json; fi \
+ && test -f dist/src/cli/main.js
+# Runtime dependencies only; `npm rebuild` runs their install scripts (node-pty's native build),
+# not the package's own.
+RUN rm -rf node_modules && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm rebuild && node -e "require('node-pty')" && npm cache clean --force
 
-# --- runtime ---
-FROM node:20-bookworm-slim
+# --- runtime: no compilers, no sources, no dev dependencies ---
+FROM ${BASE}
 # tini is PID 1: it reaps the orphans builds leave behind (Node cannot wait() for processes it
 # did not spawn) and forwards SIGTERM/SIGINT to the worker. git and friends are what most
 # builds need first; extend this image for the rest. bzip2 compresses DirectoryUpload's

@@ -104,7 +104,7 @@ export type PidClaim = { ok: true; stale?: number } | { ok: false; running: numb
  * replace one that does not. The file is created exclusively (O_EXCL), so of two workers
  * starting at once only one gets it. Written without a newline, like twistd.
  */
-export function claimPidFile(basedir: string, pid: number = process.pid): PidClaim {
+export function claimPidFile(basedir: string, pid: number = process.pid, parent: number = process.ppid): PidClaim {
   const file = pidFilePath(basedir);
   let stale: number | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -114,7 +114,9 @@ export function claimPidFile(basedir: string, pid: number = process.pid): PidCla
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const existing = readPidSettled(basedir);
-      if (existing !== undefined && existing !== pid && isWorkerOf(existing, basedir)) return { ok: false, running: existing };
+      // Our own parent is never the worker of the pid file: in a container restarted with its
+      // basedir, the old number can be tini's, whose command line names the worker and basedir.
+      if (existing !== undefined && existing !== pid && existing !== parent && isWorkerOf(existing, basedir)) return { ok: false, running: existing };
       // Stale (dead process, reused pid, garbage): remove it unless it changed since it was read.
       if (readPid(basedir) !== existing) continue;
       stale = existing;

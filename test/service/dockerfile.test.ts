@@ -57,9 +57,17 @@ function envPairs(text: string): Record<string, string> {
 
 function parseDockerfile(text: string): Stage[] {
   const stages: Stage[] = [];
+  // ARGs declared before the first FROM, with their defaults: what FROM ${NAME} builds on.
+  const globalArgs: Record<string, string> = {};
   for (const [op, arg] of instructions(text)) {
+    if (op === 'ARG' && stages.length === 0) {
+      const [name, ...value] = arg.split('=');
+      globalArgs[name!.trim()] = value.join('=').trim();
+      continue;
+    }
     if (op === 'FROM') {
-      stages.push({ from: arg.split(/\s+/)[0]!, env: {}, runs: [] });
+      const from = arg.split(/\s+/)[0]!.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_m, name: string) => globalArgs[name] ?? '');
+      stages.push({ from, env: {}, runs: [] });
       continue;
     }
     const st = stages[stages.length - 1];
@@ -77,9 +85,10 @@ function parseDockerfile(text: string): Stage[] {
 const stages = parseDockerfile(fs.readFileSync(DOCKERFILE, 'utf8'));
 const image = stages[stages.length - 1]!;
 
-test('the Dockerfile: node:20-bookworm-slim, production dependencies, tini as PID 1, user buildbot, the Python image\'s environment', () => {
+test('the Dockerfile: node:20-bookworm-slim by default (build argument BASE), production dependencies, tini as PID 1, user buildbot, the Python image\'s environment', () => {
   assert.ok(stages.every((s) => s.from === 'node:20-bookworm-slim'), JSON.stringify(stages.map((s) => s.from)));
   assert.ok(stages.some((s) => s.runs.some((r) => r.includes('npm ci --omit=dev'))), 'runtime dependencies only');
+  assert.ok(!image.runs.some((r) => /\b(g\+\+|gcc|make|build-essential)\b/.test(r)), 'no compilers in the runtime stage');
   assert.ok(image.runs.some((r) => /apt-get install[^&]*\btini\b/.test(r)));
   assert.ok(image.runs.some((r) => /apt-get install[^&]*\bbzip2\b/.test(r)), "bzip2 for compress='bz2'");
   assert.deepEqual(image.entrypoint, ['/usr/bin/tini', '--'], 'tini without -g: SIGTERM reaches the worker only');

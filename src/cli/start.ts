@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LOG_FILE_NAME, type LogFormat, type LogLevel } from '../util/log.js';
+import { LOG_FILE_NAME } from '../util/log.js';
 import type { Print } from './output.js';
 import { LogFollower } from './log-follower.js';
-import { runWorker } from './run-worker.js';
+import { runWorker, type RunWorkerOptions } from './run-worker.js';
 import { TWISTD_ALREADY_RUNNING, runningWorkerPid } from './pid-file.js';
 
 /** `start` waits this long for `message from master: attached` (Python's LogWatcher.TIMEOUT_DELAY). */
@@ -36,19 +36,10 @@ function cliScript(): string {
   return fileURLToPath(new URL('../../../bin/worker.js', import.meta.url));
 }
 
-export interface StartOptions {
+/** `start`'s options: the worker's own (run-worker.ts) and how to start it. */
+export interface StartOptions extends Omit<RunWorkerOptions, 'daemonChild'> {
   nodaemon?: boolean;
   quiet?: boolean;
-  /** `--exit-when-idle SECONDS`, as given (validated by the worker). */
-  exitWhenIdle?: string;
-  /** `--metrics-port` / `--metrics-host`, as given (validated by the worker). */
-  metricsPort?: string;
-  metricsHost?: string;
-  /** `--log-format` / `--log-level`, validated by the CLI. */
-  logFormat?: LogFormat;
-  logLevel?: LogLevel;
-  /** `--verbose`: the foreground worker's log goes to stderr too. */
-  verbose?: boolean;
 }
 
 /**

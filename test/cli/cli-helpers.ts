@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import { eventuallyValue } from '../helpers/eventually.js';
 
 /** bin/worker.js of this checkout (tests run from dist/test/cli). */
@@ -50,3 +51,15 @@ export async function cliRun(args: string[], opts: { env?: NodeJS.ProcessEnv } =
   await new Promise((r) => setImmediate(r));
   return { code, stdout: run.output() };
 }
+
+/** `create-worker -q` of a worker `w1` for MASTER in a new temporary basedir; returns the basedir. */
+export function createWorker(master: string, extra: string[] = [], password = 'pw-secret'): string {
+  const dir = path.join(tempdir(), 'w');
+  const r = cli(['create-worker', '-q', ...extra, dir, master, 'w1', password]);
+  assert.equal(r.code, 0, r.stdout);
+  return dir;
+}
+
+/** The basedir's twistd.log, or '' before it exists. */
+export const readLog = (dir: string): string =>
+  fs.existsSync(path.join(dir, 'twistd.log')) ? fs.readFileSync(path.join(dir, 'twistd.log'), 'utf8') : '';

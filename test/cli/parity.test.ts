@@ -3,21 +3,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startTestMaster } from '../../src/master/test-master.js';
-import { cli, cliAsync, cliRun, closedPort, tempdir, waitFor } from './cli-helpers.js';
+import { cli, cliAsync, cliRun, closedPort, createWorker, readLog, tempdir, waitFor } from './cli-helpers.js';
 
 /**
  * What a user of the Python worker sees on day one, through the real CLI: error output,
  * --verbose, port range, twistd.pid, the daemon's umask and twistd.log's lines.
  */
 
-function createWorker(master: string, extra: string[] = [], password = 'pw-secret'): string {
-  const dir = path.join(tempdir(), 'w');
-  const r = cli(['create-worker', '-q', ...extra, dir, master, 'w1', password]);
-  assert.equal(r.code, 0, r.stdout);
-  return dir;
-}
-
-const readLog = (dir: string) => (fs.existsSync(path.join(dir, 'twistd.log')) ? fs.readFileSync(path.join(dir, 'twistd.log'), 'utf8') : '');
 const mode = (file: string) => (fs.statSync(file).mode & 0o777).toString(8).padStart(3, '0');
 
 test('a usage error is printed once (no second copy from commander), with the usage', () => {

@@ -3,16 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startTestMaster } from '../../src/master/test-master.js';
-import { cli, cliAsync, cliRun, closedPort, tempdir, waitFor } from './cli-helpers.js';
+import { cli, cliAsync, cliRun, closedPort, createWorker, readLog, tempdir, waitFor } from './cli-helpers.js';
 
-function createWorker(master: string, extra: string[] = [], password = 'pw-secret'): string {
-  const dir = path.join(tempdir(), 'w');
-  const r = cli(['create-worker', '-q', ...extra, dir, master, 'w1', password]);
-  assert.equal(r.code, 0, r.stdout);
-  return dir;
-}
-
-const readLog = (dir: string) => (fs.existsSync(path.join(dir, 'twistd.log')) ? fs.readFileSync(path.join(dir, 'twistd.log'), 'utf8') : '');
 
 test('start --nodaemon against nothing retries with backoff, then gives up at maxretries (exit 1)', async () => {
   const port = await closedPort();

@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, copyFileSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -166,20 +167,28 @@ export class RealMaster {
     writeFileSync(path.join(this.dataDir, name), data);
   }
 
+  /**
+   * GET a REST resource. Plain node:http with a ref'd deadline and a fresh connection per
+   * request: a fetch() whose AbortSignal.timeout timer was collected once left a run waiting
+   * forever with no socket and no timer. A GET that times out or fails is tried again.
+   */
   async get(p: string, timeoutMs = 30_000): Promise<any> {
-    const res = await fetch(this.api + p, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!res.ok) throw new Error(`GET ${p}: HTTP ${res.status}`);
-    return res.json();
+    let last: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const res = await httpRequest('GET', this.api + p, undefined, timeoutMs);
+        if (res.status !== 200) throw new Error(`GET ${p}: HTTP ${res.status}`);
+        return JSON.parse(res.body);
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last;
   }
 
   async rpc(p: string, method: string, params: Record<string, unknown>): Promise<any> {
-    const res = await fetch(this.api + p, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
-      signal: AbortSignal.timeout(30_000),
-    });
-    const body: any = await res.json();
+    const res = await httpRequest('POST', this.api + p, JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }), 30_000);
+    const body: any = JSON.parse(res.body);
     if (body.error) throw new Error(`rpc ${method} ${p}: ${JSON.stringify(body.error)}`);
     return body.result;
   }
@@ -293,4 +302,28 @@ export async function waitFor(
     }
     await delay(250);
   }
+}
+
+/** One HTTP request on its own connection, rejected after `timeoutMs` whatever happens. */
+function httpRequest(method: string, url: string, body: string | undefined, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent: false, headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+      });
+      res.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+    const timer = setTimeout(() => req.destroy(new Error(`${method} ${url}: no complete answer within ${timeoutMs} ms`)), timeoutMs);
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.end(body);
+  });
 }

@@ -348,7 +348,8 @@ describe('a real Buildbot 3.7 master starts the image as a DockerLatentWorker th
       await master.waitWorker('latent', 300_000);
       const attachedMs = Date.now() - forced;
       t.diagnostic(`force → attached: ${attachedMs} ms`);
-      assert.match(containers(), /^buildbot-latent-\w+ running$/);
+      // Podman 4.3's `{{.State}}` is the human status ("Up 1 second ago"); newer ones say "running".
+      assert.match(containers(), /^buildbot-latent-\w+ (running|Up\b.*)$/);
       const build = await master.waitBuild(brid, 300_000);
       assert.equal(build.results, SUCCESS, `${build.state_string}\n${master.log()}`);
       const out = build.steps.find((s) => s.name === 'in-container')?.logs.stdio ?? '';

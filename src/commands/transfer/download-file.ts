@@ -123,6 +123,17 @@ async function createTemp(path: string, temp: string, mode: number | null): Prom
  */
 export const READS_IN_FLIGHT = 8;
 
+/** Writes every byte of `chunks`, going on after a short write (a signal, a nearly full disk). */
+async function writeAll(file: FileHandle, chunks: Uint8Array[]): Promise<void> {
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  let { bytesWritten } = await file.writev(chunks);
+  while (bytesWritten < total) {
+    const rest = Buffer.concat(chunks).subarray(bytesWritten);
+    bytesWritten += (await file.write(rest)).bytesWritten;
+  }
+}
+
 /**
  * Read blocks until end of file, up to READS_IN_FLIGHT reads ahead, writing each block in
  * order while the next ones are on their way. The first null or empty answer is the end;
@@ -148,48 +159,68 @@ async function receive(
     read.catch(() => undefined);
     return read;
   };
-  const pending: Array<Promise<Uint8Array | null>> = [];
+  // Each read in flight, and its answer once it has arrived: answers already here are
+  // written together (one writev), not one file write per block.
+  const pending: Array<{ read: Promise<Uint8Array | null>; answer?: Uint8Array | null }> = [];
+  const push = (length: number): void => {
+    const entry: { read: Promise<Uint8Array | null>; answer?: Uint8Array | null } = { read: ask(length) };
+    entry.read.then((answer) => (entry.answer = answer), () => undefined);
+    pending.push(entry);
+  };
   let remaining = maxsize; // bytes still allowed, counting what has arrived
   let unasked = maxsize; // bytes still allowed, counting what has been asked for
   const fill = (): void => {
     while (pending.length < READS_IN_FLIGHT) {
       if (unasked === null) {
-        pending.push(ask(blockSize));
+        push(blockSize);
       } else if (unasked > 0) {
         const length = Math.min(blockSize, unasked);
         unasked -= length;
-        pending.push(ask(length));
+        push(length);
       } else {
         // At the limit, a one-byte read tells whether the file had more (Python assumes
         // it had); asked only once everything before it has arrived.
-        if (pending.length === 0) pending.push(ask(1));
+        if (pending.length === 0) push(1);
         return;
       }
     }
   };
+  /** Takes one answer: false at the end of the file; throws past maxsize or on a bad answer. */
+  const take = (data: Uint8Array | null, batch: Uint8Array[]): boolean | string => {
+    if (!data || data.length === 0) return false;
+    if (remaining !== null && data.length > remaining) return maxsizeText(path);
+    if (data.length > blockSize) throw new RemoteReadError(`the master sent ${data.length} bytes, more than the ${blockSize} asked for`);
+    if (remaining !== null) {
+      remaining -= data.length;
+      // A short answer that is not the end leaves bytes unasked for: ask for them again.
+      if (pending.length === 0) unasked = remaining;
+    }
+    batch.push(data);
+    return true;
+  };
   try {
     fill();
     for (;;) {
-      const data = await pending.shift()!;
-      if (!data || data.length === 0) return undefined;
-      if (remaining !== null && data.length > remaining) return maxsizeText(path);
-      if (data.length > blockSize) throw new RemoteReadError(`the master sent ${data.length} bytes, more than the ${blockSize} asked for`);
-      if (remaining !== null) {
-        remaining -= data.length;
-        // A short answer that is not the end leaves bytes unasked for: ask for them again.
-        if (pending.length === 0) unasked = remaining;
+      const batch: Uint8Array[] = [];
+      let more = take(await pending.shift()!.read, batch);
+      while (more === true && pending.length > 0 && pending[0].answer !== undefined) {
+        more = take(await pending.shift()!.read, batch);
       }
-      fill();
-      try {
-        await file.write(data);
-      } catch (err) {
-        const os = osErrorOf(err);
-        if (!os) throw err;
-        throw new LocalFileError(`Cannot write file '${path}' for download: ${os.strerror}`);
+      if (more === true) fill();
+      if (batch.length > 0) {
+        try {
+          await writeAll(file, batch);
+        } catch (err) {
+          const os = osErrorOf(err);
+          if (!os) throw err;
+          throw new LocalFileError(`Cannot write file '${path}' for download: ${os.strerror}`);
+        }
       }
+      if (typeof more === 'string') return more;
+      if (!more) return undefined;
     }
   } finally {
     // Let the reads sent past the end be answered before the reader is closed.
-    if (!ctx.signal.aborted) await Promise.allSettled(pending);
+    if (!ctx.signal.aborted) await Promise.allSettled(pending.map((p) => p.read));
   }
 }

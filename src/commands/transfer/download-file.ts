@@ -196,6 +196,7 @@ async function receive(
       if (pending.length === 0) unasked = remaining;
     }
     batch.push(data);
+    fill();
     return true;
   };
   try {
@@ -206,7 +207,6 @@ async function receive(
       while (more === true && pending.length > 0 && pending[0].answer !== undefined) {
         more = take(await pending.shift()!.read, batch);
       }
-      if (more === true) fill();
       if (batch.length > 0) {
         try {
           await writeAll(file, batch);

@@ -1,4 +1,4 @@
-import { ProtocolError } from '../errors.js';
+import { ERR, ProtocolError } from '../errors.js';
 import { PyFloat, PyTuple, type PyScalar } from '../values.js';
 import type { SExp } from './banana.js';
 import { TRACEBACK_UNAVAILABLE, parentsOf } from './python-failure.js';
@@ -112,16 +112,12 @@ export type JellyValue =
   | Exported
   | CopiedFailure;
 
-/** Error codes of the ProtocolErrors raised here. */
+/** Error codes of the ProtocolErrors raised here (a view onto ERR). */
 export const JellyErrorCode = {
-  /** The expression is not well-formed jelly (wrong arity, wrong element type, bad UTF-8). */
-  malformed: 'ERR_JELLY_MALFORMED',
-  /** A type tag `globalSecurity` would refuse (classes, instances, modules, ...). */
-  insecure: 'ERR_JELLY_INSECURE',
-  /** A dereference to a reference number not seen before. */
-  reference: 'ERR_JELLY_REFERENCE',
-  /** A value that cannot be jellied. */
-  unjellyable: 'ERR_JELLY_UNJELLYABLE',
+  malformed: ERR.JELLY_MALFORMED,
+  insecure: ERR.JELLY_INSECURE,
+  reference: ERR.JELLY_REFERENCE,
+  unjellyable: ERR.JELLY_UNJELLYABLE,
 } as const;
 
 const word = (s: string): Buffer => Buffer.from(s, 'latin1');

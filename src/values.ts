@@ -18,8 +18,9 @@ export class PyTuple {
 /**
  * A value that can cross either protocol. Numbers are ints unless wrapped in PyFloat
  * (a non-integral number is always sent as a float). Strings are text; Uint8Array is bytes.
+ * `Extra` is what one protocol adds at any depth (jelly: sets, references, failures).
  */
-export type PyValue = PyScalar | PyTuple | PyValue[] | { [key: string]: PyValue };
+export type PyValue<Extra = never> = PyScalar | PyTuple | Extra | PyValue<Extra>[] | { [key: string]: PyValue<Extra> };
 
 /** The Python scalars both protocols carry: None, bool, int, str, bytes, float. */
 export type PyScalar = null | boolean | number | bigint | string | Uint8Array | PyFloat;

@@ -1,4 +1,4 @@
-import { CommandError } from '../errors.js';
+import { CommandError, ERR } from '../errors.js';
 import { PyFloat, PyTuple } from '../values.js';
 import type { CommandArgs } from './context.js';
 
@@ -12,18 +12,16 @@ import type { CommandArgs } from './context.js';
  * name the command in their messages and check up front what Python would only hit
  * later as a crash.
  */
-export const ERR_MISSING_ARGS = 'ERR_MISSING_ARGS';
-export const ERR_BAD_ARGS = 'ERR_BAD_ARGS';
 
 /** Python's `requiredArgs` check: throws when any of `names` is not a key of `args` (presence, not value; a null value counts as present). */
 export function requireArgs(command: string, args: CommandArgs, names: readonly string[]): void {
   const missing = names.filter((n) => !Object.prototype.hasOwnProperty.call(args, n));
-  if (missing.length > 0) throw new CommandError(`${command} is missing args: ${missing.join(', ')}`, ERR_MISSING_ARGS);
+  if (missing.length > 0) throw new CommandError(`${command} is missing args: ${missing.join(', ')}`, ERR.MISSING_ARGS);
 }
 
 function bad(name: string, want: string, value: unknown): CommandError {
   const got = value === null ? 'None' : Array.isArray(value) ? 'list' : typeof value;
-  return new CommandError(`argument '${name}' must be ${want}, not ${got}`, ERR_BAD_ARGS);
+  return new CommandError(`argument '${name}' must be ${want}, not ${got}`, ERR.BAD_ARGS);
 }
 
 function present(args: CommandArgs, name: string): boolean {
@@ -40,7 +38,7 @@ function numeric(value: unknown): number | undefined {
 
 export function str(args: CommandArgs, name: string): string {
   const v = args[name];
-  if (typeof v !== 'string') throw v === undefined ? new CommandError(`missing args: ${name}`, ERR_MISSING_ARGS) : bad(name, 'a string', v);
+  if (typeof v !== 'string') throw v === undefined ? new CommandError(`missing args: ${name}`, ERR.MISSING_ARGS) : bad(name, 'a string', v);
   return v;
 }
 
@@ -51,7 +49,7 @@ export function optStr(args: CommandArgs, name: string): string | undefined {
 export function num(args: CommandArgs, name: string): number {
   const v = numeric(args[name]);
   if (v === undefined || !Number.isFinite(v)) {
-    throw args[name] === undefined ? new CommandError(`missing args: ${name}`, ERR_MISSING_ARGS) : bad(name, 'a number', args[name]);
+    throw args[name] === undefined ? new CommandError(`missing args: ${name}`, ERR.MISSING_ARGS) : bad(name, 'a number', args[name]);
   }
   return v;
 }
@@ -92,7 +90,7 @@ export function strList(args: CommandArgs, name: string): string[] {
   const v = args[name];
   if (typeof v === 'string') return [v];
   const list = optList(args, name);
-  if (list === undefined) throw new CommandError(`missing args: ${name}`, ERR_MISSING_ARGS);
+  if (list === undefined) throw new CommandError(`missing args: ${name}`, ERR.MISSING_ARGS);
   return list.map((item, i) => {
     if (typeof item !== 'string') throw bad(`${name}[${i}]`, 'a string', item);
     return item;
@@ -113,7 +111,7 @@ export function optDict(args: CommandArgs, name: string): Record<string, unknown
 
 function badArg(className: string, name: string, expected: string, value: unknown): CommandError {
   const shown = value === null ? 'null' : Array.isArray(value) ? 'list' : typeof value;
-  return new CommandError(`${className}: argument '${name}' must be ${expected}, got ${shown}`, ERR_BAD_ARGS);
+  return new CommandError(`${className}: argument '${name}' must be ${expected}, got ${shown}`, ERR.BAD_ARGS);
 }
 
 export function stringArg(className: string, args: CommandArgs, name: string): string {

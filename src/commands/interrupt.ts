@@ -1,4 +1,4 @@
-import { CommandError } from '../errors.js';
+import { CommandError, ERR } from '../errors.js';
 
 /**
  * The reason of a command's AbortSignal: the master interrupted it (`silent` false: the
@@ -10,7 +10,7 @@ export class CommandInterrupted extends CommandError {
     readonly why: string,
     readonly silent: boolean,
   ) {
-    super(`command interrupted: ${why}`, 'ERR_INTERRUPTED');
+    super(`command interrupted: ${why}`, ERR.INTERRUPTED);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { CommandError, WorkerError } from '../errors.js';
+import { CommandError, ERR, WorkerError } from '../errors.js';
 import type { Clock } from '../util/clock.js';
 import { PyFloat, type PyValue } from '../values.js';
 import type { CommandFailure, StartCommandRequest } from '../worker/handlers.js';
@@ -127,18 +127,18 @@ export class CommandRunner {
   start(req: StartCommandRequest): void {
     const { commandId, commandName } = req;
     if (this.active.has(commandId)) {
-      throw new CommandError(`(command ${commandId}): a command with this id is already running`, 'ERR_DUPLICATE_COMMAND');
+      throw new CommandError(`(command ${commandId}): a command with this id is already running`, ERR.DUPLICATE_COMMAND);
     }
     const factory = this.o.registry.get(commandName);
     if (!factory) {
-      throw new CommandError(`(command ${commandId}): unrecognized WorkerCommand '${commandName}'`, 'ERR_UNKNOWN_COMMAND');
+      throw new CommandError(`(command ${commandId}): unrecognized WorkerCommand '${commandName}'`, ERR.UNKNOWN_COMMAND);
     }
     let command: Command;
     try {
       command = factory(req.args);
     } catch (err) {
       if (err instanceof WorkerError) throw err;
-      throw new CommandError(`(command ${commandId}): ${(err as Error)?.message ?? String(err)}`, 'ERR_BAD_ARGS', { cause: err });
+      throw new CommandError(`(command ${commandId}): ${(err as Error)?.message ?? String(err)}`, ERR.BAD_ARGS, { cause: err });
     }
 
     const settings = this.settings;
@@ -243,12 +243,12 @@ export class CommandRunner {
       },
       flush: () => (r.silenced ? Promise.resolve() : r.buffer.flush()),
       writer: (): RemoteWriter => {
-        if (!channel.writer) throw new CommandError('the master sent no writer for this command', 'ERR_NO_WRITER');
+        if (!channel.writer) throw new CommandError('the master sent no writer for this command', ERR.NO_WRITER);
         const m = this.o.metrics;
         return m ? (r.writer ??= countingWriter(channel.writer, (n) => m.addUploaded(n))) : channel.writer;
       },
       reader: (): RemoteReader => {
-        if (!channel.reader) throw new CommandError('the master sent no reader for this command', 'ERR_NO_READER');
+        if (!channel.reader) throw new CommandError('the master sent no reader for this command', ERR.NO_READER);
         const m = this.o.metrics;
         return m ? (r.reader ??= countingReader(channel.reader, (n) => m.addDownloaded(n))) : channel.reader;
       },

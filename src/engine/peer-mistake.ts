@@ -1,4 +1,4 @@
-import { ProtocolError } from '../errors.js';
+import { ProtocolError, type ErrorCode } from '../errors.js';
 
 /**
  * What the protocol engines (`src/engine/pb`, `src/engine/msgpack`) do when the peer
@@ -20,7 +20,7 @@ export type Strictness = 'tolerate' | 'drop';
 
 export interface PeerMistake {
   /** Stable code, e.g. `ERR_PB_UNKNOWN_COMMAND`. */
-  code: string;
+  code: ErrorCode;
   /** One line, without secrets. */
   message: string;
   /** Whether the engine refused to go on (the caller must drop the connection). */
@@ -48,7 +48,7 @@ export interface MistakePolicy {
  * both modes, answering with an error where one is due), `droppable` (ignored when tolerating, fatal
  * when strict) or `fatal` (the conversation cannot go on). Throws PeerMistakeError when fatal.
  */
-export function reportMistake(policy: MistakePolicy, code: string, message: string, severity: MistakeSeverity): void {
+export function reportMistake(policy: MistakePolicy, code: ErrorCode, message: string, severity: MistakeSeverity): void {
   const fatal = severity === 'fatal' || (severity === 'droppable' && policy.strictness === 'drop');
   const mistake: PeerMistake = { code, message, fatal };
   policy.onPeerMistake?.(mistake);

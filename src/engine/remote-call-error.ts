@@ -1,4 +1,4 @@
-import { WorkerError } from '../errors.js';
+import { ERR, WorkerError } from '../errors.js';
 
 /**
  * The peer answered one of our calls with an error: a PB `error` answer (a
@@ -23,7 +23,7 @@ export class RemoteCallError extends WorkerError {
     readonly method: string,
     readonly failure: RemoteFailure,
   ) {
-    super('ERR_REMOTE_CALL', failure.type === '' ? failure.value : `${failure.type}: ${failure.value}`);
+    super(ERR.REMOTE_CALL, failure.type === '' ? failure.value : `${failure.type}: ${failure.value}`);
   }
 
   /** A msgpack error answer: only its text is known. */

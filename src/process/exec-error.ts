@@ -1,4 +1,4 @@
-import { WorkerError } from '../errors.js';
+import { ERR, WorkerError } from '../errors.js';
 
 /**
  * The program of a command could not be executed: not found, not executable, not a
@@ -14,7 +14,7 @@ export class ExecError extends WorkerError {
     readonly path: string,
     options?: ErrorOptions,
   ) {
-    super('ERR_EXEC', `cannot execute ${path}: ${osCode}`, options);
+    super(ERR.EXEC, `cannot execute ${path}: ${osCode}`, options);
   }
 }
 

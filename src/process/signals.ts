@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { CommandError } from '../errors.js';
+import { CommandError, ERR } from '../errors.js';
 
 /**
  * Signal names as Buildbot spells them (`interruptSignal: "KILL"`, without `SIG`) and
@@ -7,7 +7,7 @@ import { CommandError } from '../errors.js';
  */
 export function signalFromName(name: string): NodeJS.Signals {
   const full = (name.startsWith('SIG') ? name : `SIG${name}`).toUpperCase();
-  if (!(full in constants.signals)) throw new CommandError(`unknown signal name '${name}'`, 'ERR_BAD_SIGNAL');
+  if (!(full in constants.signals)) throw new CommandError(`unknown signal name '${name}'`, ERR.BAD_SIGNAL);
   return full as NodeJS.Signals;
 }
 

@@ -1,4 +1,4 @@
-import { ProtocolError } from '../errors.js';
+import { ERR, ProtocolError } from '../errors.js';
 import { BananaDecoder, DIALECT_MESSAGE_BUDGET, MESSAGE_BUDGET, encodeBanana, type Dialect, type SExp } from './banana.js';
 
 /**
@@ -46,7 +46,7 @@ export abstract class BananaFraming {
 
   /** Encode and write one expression in the agreed dialect. */
   send(expr: SExp): void {
-    if (this.agreed === undefined) throw new ProtocolError('cannot send PB messages before the dialect is agreed', 'ERR_PB_DIALECT');
+    if (this.agreed === undefined) throw new ProtocolError('cannot send PB messages before the dialect is agreed', ERR.PB_DIALECT);
     this.opts.write(encodeBanana(expr, this.agreed));
   }
 

@@ -1,5 +1,5 @@
-import { ProtocolError } from '../errors.js';
-import { PyFloat, PyTuple, type PyScalar } from '../values.js';
+import { ERR, ProtocolError } from '../errors.js';
+import { PyFloat, PyTuple, type PyScalar, type PyValue } from '../values.js';
 import type { SExp } from './banana.js';
 import { TRACEBACK_UNAVAILABLE, parentsOf } from './python-failure.js';
 
@@ -100,28 +100,14 @@ export interface JellyDict {
  * numbers (bigint beyond the safe range); floats PyFloat; tuples PyTuple; lists arrays.
  * A dict with only text keys is a null-prototype object, any other dict a Map.
  */
-export type JellyValue =
-  | PyScalar
-  | PyTuple
-  | PySet
-  | JellyValue[]
-  | JellyDict
-  | Map<JellyValue, JellyValue>
-  | RemoteRef
-  | LocalRef
-  | Exported
-  | CopiedFailure;
+export type JellyValue = PyValue<PySet | Map<JellyValue, JellyValue> | RemoteRef | LocalRef | Exported | CopiedFailure>;
 
-/** Error codes of the ProtocolErrors raised here. */
+/** Error codes of the ProtocolErrors raised here (a view onto ERR). */
 export const JellyErrorCode = {
-  /** The expression is not well-formed jelly (wrong arity, wrong element type, bad UTF-8). */
-  malformed: 'ERR_JELLY_MALFORMED',
-  /** A type tag `globalSecurity` would refuse (classes, instances, modules, ...). */
-  insecure: 'ERR_JELLY_INSECURE',
-  /** A dereference to a reference number not seen before. */
-  reference: 'ERR_JELLY_REFERENCE',
-  /** A value that cannot be jellied. */
-  unjellyable: 'ERR_JELLY_UNJELLYABLE',
+  malformed: ERR.JELLY_MALFORMED,
+  insecure: ERR.JELLY_INSECURE,
+  reference: ERR.JELLY_REFERENCE,
+  unjellyable: ERR.JELLY_UNJELLYABLE,
 } as const;
 
 const word = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -445,14 +431,11 @@ function textKeyed(state: JellyValue): JellyDict {
  * A value with the Python-only distinctions dropped: tuples and sets become arrays,
  * floats numbers, dicts null-prototype objects (bytes and number keys as text; a dict
  * with other keys stays a Map). References, failures, bytes, bigints stay as they are.
+ * With `decodeBytes`, what the master's Python sees after buildbot's `pbutil.decode()`:
+ * byte strings also become text (UTF-8) and dicts ordinary objects.
  */
 export type PlainValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
+  | Exclude<PyScalar, PyFloat>
   | PlainValue[]
   | { [key: string]: PlainValue }
   | Map<JellyValue, JellyValue>
@@ -461,35 +444,48 @@ export type PlainValue =
   | Exported
   | CopiedFailure;
 
-export function toPlain(value: JellyValue): PlainValue {
-  return plain(value, new Map());
+export interface PlainOptions {
+  /** Byte strings (values and keys) as UTF-8 text, dicts as ordinary objects: buildbot's `decode()`. */
+  readonly decodeBytes?: boolean;
 }
 
-function plain(value: JellyValue, seen: Map<object, PlainValue>): PlainValue {
+export function toPlain(value: JellyValue, options: PlainOptions = {}): PlainValue {
+  return plain(value, new Map(), options.decodeBytes === true);
+}
+
+function plainDict(decode: boolean): { [key: string]: PlainValue } {
+  return decode ? {} : (Object.create(null) as { [key: string]: PlainValue });
+}
+
+function setEntry(out: { [key: string]: PlainValue }, key: string, value: PlainValue): void {
+  // A peer-chosen key such as "__proto__" must stay an ordinary own property.
+  Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function plain(value: JellyValue, seen: Map<object, PlainValue>, decode: boolean): PlainValue {
   if (value === null || typeof value !== 'object') return value;
   if (value instanceof PyFloat) return value.value;
-  if (value instanceof Uint8Array || value instanceof RemoteRef || value instanceof LocalRef || value instanceof Exported || value instanceof CopiedFailure) {
-    return value;
-  }
+  if (value instanceof Uint8Array) return decode ? lenientUtf8.decode(value) : value;
+  if (value instanceof RemoteRef || value instanceof LocalRef || value instanceof Exported || value instanceof CopiedFailure) return value;
   const done = seen.get(value);
   if (done !== undefined) return done;
   if (Array.isArray(value) || value instanceof PyTuple || value instanceof PySet) {
     const out: PlainValue[] = [];
     seen.set(value, out);
     const items = Array.isArray(value) ? value : (value.items as JellyValue[]);
-    for (const item of items) out.push(plain(item, seen));
+    for (const item of items) out.push(plain(item, seen, decode));
     return out;
   }
   if (value instanceof Map) {
     const keys = [...value.keys()];
     if (!keys.every((k) => typeof k === 'string' || k instanceof Uint8Array || typeof k === 'number' || typeof k === 'bigint')) return value;
-    const out = Object.create(null) as { [key: string]: PlainValue };
+    const out = plainDict(decode);
     seen.set(value, out);
-    for (const [k, v] of value) out[asText(k) ?? String(k)] = plain(v, seen);
+    for (const [k, v] of value) setEntry(out, asText(k) ?? String(k), plain(v, seen, decode));
     return out;
   }
-  const out = Object.create(null) as { [key: string]: PlainValue };
+  const out = plainDict(decode);
   seen.set(value, out);
-  for (const [k, v] of Object.entries(value)) out[k] = plain(v as JellyValue, seen);
+  for (const [k, v] of Object.entries(value)) setEntry(out, k, plain(v as JellyValue, seen, decode));
   return out;
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ConnectionError, TimeoutError } from '../errors.js';
+import { ConnectionError, ERR, TimeoutError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { CLOSE_GRACE_MS } from './deadlines.js';
 
@@ -30,7 +30,7 @@ export class SessionLifecycle {
   private attachTimer: TimerHandle | undefined;
   private graceTimer: TimerHandle | undefined;
   private readonly endListeners: Array<() => void> = [];
-  private readonly onAbort = (): void => this.close(new ConnectionError('session aborted', 'ERR_ABORTED'));
+  private readonly onAbort = (): void => this.close(new ConnectionError('session aborted', ERR.ABORTED));
 
   constructor(private readonly opts: LifecycleOptions) {
     this.closed = new Promise((r) => (this.resolveClosed = r));

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { ConnectionError } from '../errors.js';
+import { ConnectionError, ERR } from '../errors.js';
 import { httpConnect } from './http-connect.js';
 
 /** Where and how to reach the master. */
@@ -40,10 +40,10 @@ function tcpConnect(
   signal?: AbortSignal,
 ): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new ConnectionError('connect aborted', 'ERR_ABORTED'));
+    if (signal?.aborted) return reject(new ConnectionError('connect aborted', ERR.ABORTED));
     const socket = net.connect({ host: target.host, port: target.port });
-    const timer = setTimeout(() => fail(new ConnectionError(`connect to ${target.host}:${target.port} timed out`, 'ERR_CONNECT_TIMEOUT')), timeoutMs);
-    const onAbort = () => fail(new ConnectionError('connect aborted', 'ERR_ABORTED'));
+    const timer = setTimeout(() => fail(new ConnectionError(`connect to ${target.host}:${target.port} timed out`, ERR.CONNECT_TIMEOUT)), timeoutMs);
+    const onAbort = () => fail(new ConnectionError('connect aborted', ERR.ABORTED));
     signal?.addEventListener('abort', onAbort, { once: true });
     function cleanup() {
       clearTimeout(timer);
@@ -54,7 +54,7 @@ function tcpConnect(
     function fail(err: Error) {
       cleanup();
       socket.destroy();
-      reject(err instanceof ConnectionError ? err : new ConnectionError(`cannot connect to ${target.host}:${target.port}: ${err.message}`, 'ERR_CONNECT', { cause: err }));
+      reject(err instanceof ConnectionError ? err : new ConnectionError(`cannot connect to ${target.host}:${target.port}: ${err.message}`, ERR.CONNECT, { cause: err }));
     }
     function ok() {
       cleanup();
@@ -93,7 +93,7 @@ function tlsWrap(socket: Duplex, opts: TransportOptions, timeoutMs: number): Pro
     });
     const timer = setTimeout(() => {
       secure.destroy();
-      reject(new ConnectionError('TLS handshake timed out', 'ERR_TLS'));
+      reject(new ConnectionError('TLS handshake timed out', ERR.TLS));
     }, timeoutMs);
     secure.once('secureConnect', () => {
       clearTimeout(timer);
@@ -102,7 +102,7 @@ function tlsWrap(socket: Duplex, opts: TransportOptions, timeoutMs: number): Pro
     secure.once('error', (err) => {
       clearTimeout(timer);
       secure.destroy();
-      reject(new ConnectionError(`TLS to ${opts.host}:${opts.port} failed: ${err.message}`, 'ERR_TLS', { cause: err }));
+      reject(new ConnectionError(`TLS to ${opts.host}:${opts.port} failed: ${err.message}`, ERR.TLS, { cause: err }));
     });
   });
 }

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { ConnectionError } from '../errors.js';
+import { ConnectionError, ERR } from '../errors.js';
 
 /** The proxy's response head may not exceed this (status line + headers). */
 export const MAX_PROXY_RESPONSE_HEAD_BYTES = 16 * 1024;
@@ -36,7 +36,7 @@ export function connectRequest(target: ProxyTarget): string {
 export function httpConnect(socket: Duplex, target: ProxyTarget, timeoutMs: number): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     let head = Buffer.alloc(0);
-    const timer = setTimeout(() => fail(new ConnectionError('proxy did not answer the CONNECT request in time', 'ERR_PROXY')), timeoutMs);
+    const timer = setTimeout(() => fail(new ConnectionError('proxy did not answer the CONNECT request in time', ERR.PROXY)), timeoutMs);
     function cleanup() {
       clearTimeout(timer);
       socket.off('data', onData);
@@ -46,22 +46,22 @@ export function httpConnect(socket: Duplex, target: ProxyTarget, timeoutMs: numb
     function fail(err: Error) {
       cleanup();
       socket.destroy();
-      reject(err instanceof ConnectionError ? err : new ConnectionError(`proxy connection failed: ${err.message}`, 'ERR_PROXY', { cause: err }));
+      reject(err instanceof ConnectionError ? err : new ConnectionError(`proxy connection failed: ${err.message}`, ERR.PROXY, { cause: err }));
     }
     function onEnd() {
-      fail(new ConnectionError('proxy closed the connection during CONNECT', 'ERR_PROXY'));
+      fail(new ConnectionError('proxy closed the connection during CONNECT', ERR.PROXY));
     }
     function onData(chunk: Buffer) {
       head = Buffer.concat([head, chunk]);
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) {
-        if (head.length > MAX_PROXY_RESPONSE_HEAD_BYTES) fail(new ConnectionError('proxy response head too large', 'ERR_PROXY'));
+        if (head.length > MAX_PROXY_RESPONSE_HEAD_BYTES) fail(new ConnectionError('proxy response head too large', ERR.PROXY));
         return;
       }
       const statusLine = head.subarray(0, head.indexOf('\r\n')).toString('latin1');
       const match = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine);
-      if (!match) return fail(new ConnectionError(`malformed proxy response: ${JSON.stringify(statusLine.slice(0, 100))}`, 'ERR_PROXY'));
-      if (match[1] !== '200') return fail(new ConnectionError(`proxy refused CONNECT: ${statusLine}`, 'ERR_PROXY'));
+      if (!match) return fail(new ConnectionError(`malformed proxy response: ${JSON.stringify(statusLine.slice(0, 100))}`, ERR.PROXY));
+      if (match[1] !== '200') return fail(new ConnectionError(`proxy refused CONNECT: ${statusLine}`, ERR.PROXY));
       cleanup();
       socket.pause();
       const rest = head.subarray(end + 4);

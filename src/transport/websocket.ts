@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
-import { AuthError, ConnectionError, ProtocolError } from '../errors.js';
+import { AuthError, ConnectionError, ERR, ProtocolError } from '../errors.js';
 import { MAX_MSGPACK_MESSAGE_BYTES } from '../protocol/msgpack.js';
 import { connectStream, DEFAULT_CONNECT_TIMEOUT_MS, type TransportOptions } from './connect.js';
 
@@ -47,9 +47,9 @@ export function refusalError(status: number | undefined, username: string): Erro
     return new AuthError(`the master refused worker ${JSON.stringify(username)} (HTTP 401): unknown worker name or wrong password`);
   }
   if (status === 400) {
-    return new ProtocolError('the master rejected the Authorization header (HTTP 400)', 'ERR_HTTP_STATUS');
+    return new ProtocolError('the master rejected the Authorization header (HTTP 400)', ERR.HTTP_STATUS);
   }
-  return new ConnectionError(`the master answered the WebSocket upgrade with HTTP ${status ?? '?'}`, 'ERR_HTTP_STATUS');
+  return new ConnectionError(`the master answered the WebSocket upgrade with HTTP ${status ?? '?'}`, ERR.HTTP_STATUS);
 }
 
 /**
@@ -88,10 +88,10 @@ function upgrade(stream: Duplex, opts: WebSocketConnectOptions, authorization: s
       stream.destroy();
       reject(err);
     };
-    const onAbort = (): void => fail(new ConnectionError('connect aborted', 'ERR_ABORTED'));
+    const onAbort = (): void => fail(new ConnectionError('connect aborted', ERR.ABORTED));
     const timeoutMs = opts.transport.connectTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     // Our own deadline: the HTTP client's request timeout does not cover a stream it did not open.
-    const timer = setTimeout(() => fail(new ConnectionError(`the master did not complete the WebSocket upgrade within ${timeoutMs} ms`, 'ERR_WEBSOCKET_TIMEOUT')), timeoutMs);
+    const timer = setTimeout(() => fail(new ConnectionError(`the master did not complete the WebSocket upgrade within ${timeoutMs} ms`, ERR.WEBSOCKET_TIMEOUT)), timeoutMs);
     const onOpen = (): void => {
       if (settled) return;
       settled = true;
@@ -102,9 +102,9 @@ function upgrade(stream: Duplex, opts: WebSocketConnectOptions, authorization: s
       resolve(ws);
     };
     const onError = (err: Error): void => {
-      fail(new ConnectionError(`WebSocket upgrade to ${url} failed: ${err.message}`, 'ERR_WEBSOCKET', { cause: err }));
+      fail(new ConnectionError(`WebSocket upgrade to ${url} failed: ${err.message}`, ERR.WEBSOCKET, { cause: err }));
     };
-    const onClose = (): void => fail(new ConnectionError(`the master closed the connection during the WebSocket upgrade`, 'ERR_WEBSOCKET'));
+    const onClose = (): void => fail(new ConnectionError(`the master closed the connection during the WebSocket upgrade`, ERR.WEBSOCKET));
     const onUnexpected = (_req: unknown, res: IncomingMessage): void => {
       res.resume();
       fail(refusalError(res.statusCode, opts.username));

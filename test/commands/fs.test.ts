@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { fsCommandFactories } from '../../src/commands/fs.js';
 import { pythonGlob } from '../../src/commands/fs/python-glob.js';
 import { Watchdog } from '../../src/commands/fs/watchdog.js';
-import { CommandError } from '../../src/errors.js';
+import { CommandError, ERR } from '../../src/errors.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { PyTuple } from '../../src/values.js';
 import { FileCommandContext } from './file-command-context.js';
@@ -41,8 +41,8 @@ describe('fsCommandFactories', () => {
     assert.throws(() => fsCommandFactories['mkdir']!({}), { message: 'MakeDirectory is missing args: paths' });
     assert.throws(() => fsCommandFactories['cpdir']!({}), { message: 'CopyDirectory is missing args: to_path, from_path' });
     assert.throws(() => fsCommandFactories['stat']!({}), CommandError);
-    assert.throws(() => fsCommandFactories['rmdir']!({ paths: [3] }), { code: 'ERR_BAD_ARGS' });
-    assert.throws(() => fsCommandFactories['rmdir']!({ paths: ['/x'], timeout: 'soon' }), { code: 'ERR_BAD_ARGS' });
+    assert.throws(() => fsCommandFactories['rmdir']!({ paths: [3] }), { code: ERR.BAD_ARGS });
+    assert.throws(() => fsCommandFactories['rmdir']!({ paths: ['/x'], timeout: 'soon' }), { code: ERR.BAD_ARGS });
   });
 });
 

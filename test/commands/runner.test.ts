@@ -5,7 +5,7 @@ import { CommandRunner } from '../../src/commands/runner.js';
 import type { CommandContext, CommandFactory } from '../../src/commands/context.js';
 import { CommandInterrupted } from '../../src/commands/interrupt.js';
 import type { Registry } from '../../src/commands/registry.js';
-import { CommandError } from '../../src/errors.js';
+import { CommandError, ERR } from '../../src/errors.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { PyFloat } from '../../src/values.js';
 import { request, silentLog } from './fake-channel.js';
@@ -26,14 +26,14 @@ function setup(factories: Record<string, CommandFactory>, log = silentLog) {
 test('unknown commands and bad arguments throw CommandError synchronously', () => {
   const { runner } = setup({
     bad: () => {
-      throw new CommandError('Bad is missing args: x', 'ERR_MISSING_ARGS');
+      throw new CommandError('Bad is missing args: x', ERR.MISSING_ARGS);
     },
     crash: () => {
       throw new TypeError('boom');
     },
   });
-  assert.throws(() => runner.start(request('nope', {}, '7')), (e: CommandError) => e.code === 'ERR_UNKNOWN_COMMAND' && e.message === "(command 7): unrecognized WorkerCommand 'nope'");
-  assert.throws(() => runner.start(request('bad', {})), (e: CommandError) => e.code === 'ERR_MISSING_ARGS');
+  assert.throws(() => runner.start(request('nope', {}, '7')), (e: CommandError) => e.code === ERR.UNKNOWN_COMMAND && e.message === "(command 7): unrecognized WorkerCommand 'nope'");
+  assert.throws(() => runner.start(request('bad', {})), (e: CommandError) => e.code === ERR.MISSING_ARGS);
   assert.throws(() => runner.start(request('crash', {})), (e: CommandError) => e instanceof CommandError && /boom/.test(e.message));
   assert.equal(runner.running, 0);
 });
@@ -56,7 +56,7 @@ test('output is decoded, split into lines and completed after elapsed and the he
   });
   const req = request('echo', {});
   runner.start(req);
-  assert.throws(() => runner.start(request('echo', {}, '1')), (e: CommandError) => e.code === 'ERR_DUPLICATE_COMMAND');
+  assert.throws(() => runner.start(request('echo', {}, '1')), (e: CommandError) => e.code === ERR.DUPLICATE_COMMAND);
   assert.equal(runner.running, 1);
   release();
   await req.channel.done;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { CommandRunner } from '../../src/commands/runner.js';
 import { parseShellArgs, shellCommandFactory } from '../../src/commands/shell.js';
 import type { Registry } from '../../src/commands/registry.js';
-import { CommandError } from '../../src/errors.js';
+import { CommandError, ERR } from '../../src/errors.js';
 import { ManualClock, systemClock, type Clock } from '../../src/util/clock.js';
 import { alive, liveInGroup, pgidOf, waitFor } from '../process/proc-table.js';
 import { request, silentLog } from './fake-channel.js';
@@ -200,7 +200,7 @@ test('exec failure: obfuscated arguments stay hidden; with a PTY the text is on 
 test('logfiles are all checked when the command is created: a bad entry starts nothing', () => {
   assert.throws(
     () => shellCommandFactory({ workdir: '/x', command: 'true', logfiles: { a: 'a.log', b: { follow: true } } }),
-    (e: CommandError) => e.code === 'ERR_BAD_ARGS' && e.message === "logfile 'b' has no filename",
+    (e: CommandError) => e.code === ERR.BAD_ARGS && e.message === "logfile 'b' has no filename",
   );
   const o = parseShellArgs({ workdir: '/x', command: 'true', logfiles: { a: 'a.log', b: { filename: 'b.log', follow: 1 } } });
   assert.deepEqual(o.logfileSpecs, [

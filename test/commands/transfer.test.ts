@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { extract } from 'tar';
 import { MAX_IN_FLIGHT_BYTES, MAX_TRANSFER_BLOCK_BYTES, transferCommandFactories } from '../../src/commands/transfer.js';
-import { CommandError } from '../../src/errors.js';
+import { CommandError, ERR } from '../../src/errors.js';
 import { FileCommandContext, MemoryReader, MemoryWriter } from './file-command-context.js';
 
 let root: string;
@@ -96,9 +96,9 @@ describe('transferCommandFactories', () => {
     assert.throws(() => transferCommandFactories['uploadFile']!({ path: '/x' }), {
       message: 'WorkerFileUploadCommand is missing args: blocksize',
     });
-    assert.throws(() => transferCommandFactories['downloadFile']!({ path: '/x', blocksize: 0 }), { code: 'ERR_BAD_ARGS' });
+    assert.throws(() => transferCommandFactories['downloadFile']!({ path: '/x', blocksize: 0 }), { code: ERR.BAD_ARGS });
     assert.throws(() => transferCommandFactories['downloadFile']!({ path: '/x', blocksize: 10, maxsize: -1 }), {
-      code: 'ERR_BAD_ARGS',
+      code: ERR.BAD_ARGS,
     });
   });
 });
@@ -350,7 +350,7 @@ describe('uploadDirectory', () => {
   it('an unknown compress value is refused when the command is created', () => {
     assert.throws(
       () => transferCommandFactories['uploadDirectory']!({ path: '/x', blocksize: 16384, compress: 'xz' }),
-      (err: unknown) => err instanceof CommandError && err.code === 'ERR_BAD_ARGS',
+      (err: unknown) => err instanceof CommandError && err.code === ERR.BAD_ARGS,
     );
   });
 

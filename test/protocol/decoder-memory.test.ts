@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
-import { BananaError, MsgpackError, ProtocolError } from '../../src/errors.js';
+import { BananaError, ERR, MsgpackError, ProtocolError } from '../../src/errors.js';
 import {
   BananaDecoder,
   BananaErrorCode,
@@ -204,7 +204,7 @@ test('msgpack: 8 MB of empty arrays is refused by the value budget before decodi
   const input = msgpackWith(8 * 1024 * 1024, [0x90]);
   let code: string | undefined;
   const grew = growth(() => (code = decodeCode(input)));
-  assert.equal(code, 'ERR_MSGPACK_BUDGET');
+  assert.equal(code, ERR.MSGPACK_BUDGET);
   assert.ok(grew < 4 * 1024 * 1024, `grew ${grew} bytes`);
 });
 
@@ -225,7 +225,7 @@ test('msgpack: every cheap value, up to the budget, costs at most K bytes per in
     const grew = growth(() => (value = decodeMessage(input)));
     assert.ok(value, name);
     assert.ok(grew <= K * input.length, `${name}: ${grew} bytes for ${input.length} input bytes`);
-    assert.equal(decodeCode(msgpackWith(count + 3, token)), 'ERR_MSGPACK_BUDGET', name);
+    assert.equal(decodeCode(msgpackWith(count + 3, token)), ERR.MSGPACK_BUDGET, name);
   }
 });
 

@@ -399,6 +399,18 @@ test('toPlain drops the Python-only distinctions', () => {
   assert.equal(p[0], p);
 });
 
+test('toPlain with decodeBytes is buildbot\'s decode(): bytes become text, dicts ordinary objects', () => {
+  const value = unjelly(jelly(dict({ name: b('caf\u00c3\u00a9'), args: [b('a'), new PyTuple([b('b')])], env: new Map<JellyValue, JellyValue>([[b('__proto__'), b('x')]]) })));
+  const decoded = toPlain(value, { decodeBytes: true }) as Record<string, unknown>;
+  assert.equal(Object.getPrototypeOf(decoded), Object.prototype);
+  assert.equal(decoded.name, 'caf\u00e9', 'UTF-8 bytes as text');
+  assert.deepEqual(decoded.args, ['a', ['b']]);
+  const env = decoded.env as Record<string, unknown>;
+  assert.ok(Object.hasOwn(env, '__proto__'), 'a "__proto__" key stays an own property');
+  assert.equal(env['__proto__'], 'x');
+  assert.ok((toPlain(value) as Record<string, unknown>).name instanceof Uint8Array, 'without the option bytes stay bytes');
+});
+
 // ---- refused input ----------------------------------------------------------------------
 
 test('malformed jelly is a ProtocolError', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { WorkerError } from '../../src/errors.js';
+import { ERR, WorkerError } from '../../src/errors.js';
 import { BananaDecoder, type SExp } from '../../src/protocol/banana.js';
 import { unjelly } from '../../src/protocol/jelly.js';
 import { decodeMessage, encodeMessage, type MsgpackMessage } from '../../src/protocol/msgpack.js';
@@ -179,7 +179,7 @@ test('msgpack session layer: random messages and bytes get answers or typed erro
       for (const seq of unknownOps) {
         assert.ok(sent.some((m) => m.op === 'response' && m.seq_number === seq && m.is_exception === true && String(m.result).endsWith('does not exist.')), `unknown op ${seq} answered`);
       }
-      peer.connectionLost(new (class extends WorkerError {})('test over', 'ERR_TEST'));
+      peer.connectionLost(new (class extends WorkerError {})(ERR.CONNECTION_CLOSED, 'test over'));
       await handlers.idle();
     }),
     { numRuns: RUNS },

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { connectStream } from '../../src/transport/connect.js';
 import { connectRequest } from '../../src/transport/http-connect.js';
+import { ERR } from '../../src/errors.js';
 
 function listen(server: net.Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
@@ -85,7 +86,7 @@ test('plain TCP connect reaches the server', async () => {
 test('connection refused is a ConnectionError', async () => {
   const { server, port } = await echoServer();
   await new Promise((r) => server.close(r));
-  await assert.rejects(connectStream({ host: '127.0.0.1', port }), (e: any) => e.code === 'ERR_CONNECT');
+  await assert.rejects(connectStream({ host: '127.0.0.1', port }), (e: any) => e.code === ERR.CONNECT);
 });
 
 test('CONNECT request carries Host and proxy credentials', () => {
@@ -112,7 +113,7 @@ test('HTTP CONNECT proxy refusal is a ConnectionError naming the status', async 
   const proxy = await splittingProxy({ status: 407 });
   await assert.rejects(
     connectStream({ host: '127.0.0.1', port: 1, proxy: { host: '127.0.0.1', port: proxy.port } }),
-    (e: any) => e.code === 'ERR_PROXY' && /407/.test(e.message),
+    (e: any) => e.code === ERR.PROXY && /407/.test(e.message),
   );
   proxy.server.close();
 });
@@ -130,7 +131,7 @@ test('TLS verifies the master certificate: refused without the CA, accepted with
   const server = tls.createServer({ key: readFileSync(path.join(dir, 'key.pem')), cert }, (s) => s.end('secure'));
   server.on('tlsClientError', () => {});
   const port = await listen(server as unknown as net.Server);
-  await assert.rejects(connectStream({ host: 'localhost', port, tls: {} }), (e: any) => e.code === 'ERR_TLS');
+  await assert.rejects(connectStream({ host: 'localhost', port, tls: {} }), (e: any) => e.code === ERR.TLS);
   const s = await connectStream({ host: 'localhost', port, tls: { ca: cert } });
   assert.equal((await readSome(s, 6)).toString(), 'secure');
   s.destroy();
@@ -203,7 +204,7 @@ test('TLS checks the certificate against the address given: an IP against IP SAN
     for (const via of [undefined, { host: '127.0.0.1', port: proxy.port }]) {
       const where = via ? 'through the proxy' : 'directly';
       // A certificate for DNS:localhost does not vouch for 127.0.0.1.
-      await assert.rejects(connectStream({ host: '127.0.0.1', port: dnsServer.port, tls: trust, proxy: via }), (e: any) => e.code === 'ERR_TLS' && /IP: 127\.0\.0\.1/.test(e.message), where);
+      await assert.rejects(connectStream({ host: '127.0.0.1', port: dnsServer.port, tls: trust, proxy: via }), (e: any) => e.code === ERR.TLS && /IP: 127\.0\.0\.1/.test(e.message), where);
       // One with IP:127.0.0.1 does, and no SNI is sent for an address.
       sni.length = 0;
       const s = await connectStream({ host: '127.0.0.1', port: ipServer.port, tls: trust, proxy: via });
@@ -216,7 +217,7 @@ test('TLS checks the certificate against the address given: an IP against IP SAN
       assert.equal((await readSome(n, 6)).toString(), 'secure', where);
       n.destroy();
       assert.deepEqual(sni, ['localhost'], where);
-      await assert.rejects(connectStream({ host: 'localhost', port: ipServer.port, tls: trust, proxy: via }), (e: any) => e.code === 'ERR_TLS', where);
+      await assert.rejects(connectStream({ host: 'localhost', port: ipServer.port, tls: trust, proxy: via }), (e: any) => e.code === ERR.TLS, where);
     }
   } finally {
     for (const c of open) c.destroy();

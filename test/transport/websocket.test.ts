@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { after, test } from 'node:test';
 import { WebSocketServer } from 'ws';
-import { AuthError, ConnectionError, ProtocolError } from '../../src/errors.js';
+import { AuthError, ConnectionError, ERR, ProtocolError } from '../../src/errors.js';
 import { basicAuthorization, connectWebSocket, websocketUrl } from '../../src/transport/websocket.js';
 import { capturedConnection } from '../session/msgpack/capture.js';
 
@@ -100,8 +100,8 @@ test('refusals: the captured bare 401 is an AuthError, 400 a ProtocolError, anyt
   });
   const connect = (username: string) => connectWebSocket({ transport: { host: '127.0.0.1', port }, username, password: 'pw' });
   await assert.rejects(connect('a'), (err: unknown) => err instanceof AuthError && /HTTP 401/.test(err.message) && /unknown worker name or wrong password/.test(err.message));
-  await assert.rejects(connect('b'), (err: unknown) => err instanceof ProtocolError && err.code === 'ERR_HTTP_STATUS');
-  await assert.rejects(connect('c'), (err: unknown) => err instanceof ConnectionError && err.code === 'ERR_HTTP_STATUS' && /503/.test(err.message));
+  await assert.rejects(connect('b'), (err: unknown) => err instanceof ProtocolError && err.code === ERR.HTTP_STATUS);
+  await assert.rejects(connect('c'), (err: unknown) => err instanceof ConnectionError && err.code === ERR.HTTP_STATUS && /503/.test(err.message));
 });
 
 test('a server that closes during the upgrade, or never answers, is a ConnectionError', async () => {
@@ -112,7 +112,7 @@ test('a server that closes during the upgrade, or never answers, is a Connection
   const ac = new AbortController();
   const pending = connectWebSocket({ transport: { host: '127.0.0.1', port: silent }, username: 'w', password: 'p' }, ac.signal);
   setTimeout(() => ac.abort(), 20);
-  await assert.rejects(pending, (err: unknown) => err instanceof ConnectionError && err.code === 'ERR_ABORTED');
+  await assert.rejects(pending, (err: unknown) => err instanceof ConnectionError && err.code === ERR.ABORTED);
 });
 
 test('through an HTTP CONNECT proxy', async () => {

@@ -1,5 +1,5 @@
 import type { OutputSettings, UpdateEntry } from '../../src/commands/update.js';
-import { CommandError } from '../../src/errors.js';
+import { CommandError, ERR } from '../../src/errors.js';
 import type { StartCommandRequest, WorkerHandlers, WorkerInfo } from '../../src/worker/handlers.js';
 import { posixJoin } from '../../src/util/python-path.js';
 import { float, type PyValue } from '../../src/values.js';
@@ -124,7 +124,7 @@ export class FakeHandlers implements WorkerHandlers {
       return;
     }
     const script = this.commands.get(req.commandName);
-    if (!script) throw new CommandError(`(command ${req.commandId}): unrecognized WorkerCommand '${req.commandName}'`, 'ERR_UNKNOWN_COMMAND');
+    if (!script) throw new CommandError(`(command ${req.commandId}): unrecognized WorkerCommand '${req.commandName}'`, ERR.UNKNOWN_COMMAND);
     this.events.push(['startCommand', req]);
     this.started.push(req);
     this.done.push(

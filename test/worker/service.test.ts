@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AuthError, ConnectionError } from '../../src/errors.js';
+import { AuthError, ConnectionError, ERR } from '../../src/errors.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { WorkerBot } from '../../src/worker/bot.js';
 import { DRAIN_SETTLE_MS, WorkerService, type ServiceEnd } from '../../src/worker/service.js';
@@ -42,7 +42,7 @@ class FakeFactory {
   readonly factory: SessionFactory = (opts, signal) =>
     new Promise<Session>((resolve, reject) => {
       this.calls.push({ opts, signal, resolve, reject });
-      signal?.addEventListener('abort', () => reject(new ConnectionError('aborted', 'ERR_ABORTED')));
+      signal?.addEventListener('abort', () => reject(new ConnectionError('aborted', ERR.ABORTED)));
     });
   get last() {
     return this.calls[this.calls.length - 1]!;

@@ -1,4 +1,4 @@
-import { CommandError } from '../../errors.js';
+import { CommandError, ERR } from '../../errors.js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
 
 /** Why a watched operation was stopped; the failure_reason values are Python's (3.10+). */
@@ -96,6 +96,6 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
 /** Thrown inside a watched operation once its watchdog has stopped it. */
 export class StoppedError extends CommandError {
   constructor() {
-    super('operation stopped', 'ERR_COMMAND_STOPPED');
+    super('operation stopped', ERR.COMMAND_STOPPED);
   }
 }

@@ -1,4 +1,4 @@
-import { WorkerError } from '../../errors.js';
+import { ERR, WorkerError } from '../../errors.js';
 
 /**
  * Translation of a Python `re` pattern (as msgpack masters send `newline_re`,
@@ -18,7 +18,7 @@ export class UnsupportedRegexError extends WorkerError {
     readonly pattern: string,
     reason: string,
   ) {
-    super('ERR_UNSUPPORTED_REGEX', `cannot use Python pattern ${JSON.stringify(pattern)} in JavaScript: ${reason}`);
+    super(ERR.UNSUPPORTED_REGEX, `cannot use Python pattern ${JSON.stringify(pattern)} in JavaScript: ${reason}`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { CommandError } from '../../errors.js';
+import { CommandError, ERR } from '../../errors.js';
 import { PyTuple } from '../../values.js';
 
 const VAR = /\$\{([0-9a-zA-Z_]*)\}/g;
@@ -14,7 +14,7 @@ const VAR = /\$\{([0-9a-zA-Z_]*)\}/g;
 export function computeEnviron(env: unknown, workerEnv: Readonly<Record<string, string>>, pathsep = ':'): Record<string, string> {
   const result: Record<string, string> = { ...workerEnv };
   if (env === undefined || env === null) return result;
-  if (typeof env !== 'object' || Array.isArray(env)) throw new CommandError("'env' must be a dict", 'ERR_BAD_ARGS');
+  if (typeof env !== 'object' || Array.isArray(env)) throw new CommandError("'env' must be a dict", ERR.BAD_ARGS);
   const entries = Object.entries(env as Record<string, unknown>);
   for (const [key, raw] of entries) {
     if (raw === null || raw === undefined) {
@@ -25,12 +25,12 @@ export function computeEnviron(env: unknown, workerEnv: Readonly<Record<string, 
     const list = Array.isArray(raw) ? raw : raw instanceof PyTuple ? [...raw.items] : undefined;
     if (list) {
       if (!list.every((v) => typeof v === 'string')) {
-        throw new CommandError(`'env' values must be strings or lists; key '${key}' is incorrect`, 'ERR_BAD_ARGS');
+        throw new CommandError(`'env' values must be strings or lists; key '${key}' is incorrect`, ERR.BAD_ARGS);
       }
       value = list.join(pathsep);
     }
     if (typeof value !== 'string') {
-      throw new CommandError(`'env' values must be strings or lists; key '${key}' is incorrect`, 'ERR_BAD_ARGS');
+      throw new CommandError(`'env' values must be strings or lists; key '${key}' is incorrect`, ERR.BAD_ARGS);
     }
     result[key] = value.replace(VAR, (_m, name: string) => workerEnv[name] ?? '');
   }

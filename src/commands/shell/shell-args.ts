@@ -1,5 +1,5 @@
 import { isAbsolute } from 'node:path';
-import { CommandError } from '../../errors.js';
+import { CommandError, ERR } from '../../errors.js';
 import { PyTuple } from '../../values.js';
 import { optBool, optDict, optInt, optNum, requireArgs } from '../args.js';
 import type { CommandArgs } from '../context.js';
@@ -44,7 +44,7 @@ export function parseCommand(command: unknown): { argv: string[]; fakeArgv: stri
     return { argv, fakeArgv: argv };
   }
   const list = Array.isArray(command) ? command : command instanceof PyTuple ? [...command.items] : undefined;
-  if (!list || list.length === 0) throw new CommandError("argument 'command' must be a string or a non-empty list", 'ERR_BAD_ARGS');
+  if (!list || list.length === 0) throw new CommandError("argument 'command' must be a string or a non-empty list", ERR.BAD_ARGS);
   const argv: string[] = [];
   const fakeArgv: string[] = [];
   for (const item of list) {
@@ -56,7 +56,7 @@ export function parseCommand(command: unknown): { argv: string[]; fakeArgv: stri
       argv.push(String(item));
       fakeArgv.push(String(item));
     } else {
-      throw new CommandError(`argument 'command' has an item that is not a string: ${pyRepr(item)}`, 'ERR_BAD_ARGS');
+      throw new CommandError(`argument 'command' has an item that is not a string: ${pyRepr(item)}`, ERR.BAD_ARGS);
     }
   }
   return { argv, fakeArgv };
@@ -66,7 +66,7 @@ function stdinBytes(v: unknown): Uint8Array | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'string') return utf8.encode(v);
   if (v instanceof Uint8Array) return v;
-  throw new CommandError("argument 'initial_stdin' must be a string", 'ERR_BAD_ARGS');
+  throw new CommandError("argument 'initial_stdin' must be a string", ERR.BAD_ARGS);
 }
 
 /** Every entry is checked here, so that a bad one is refused before any watcher starts. */
@@ -78,7 +78,7 @@ export function parseLogfiles(logfiles: Record<string, unknown>): LogfileSpec[] 
       filename = (value as Record<string, unknown>)['filename'];
       follow = Boolean((value as Record<string, unknown>)['follow']);
     }
-    if (typeof filename !== 'string') throw new CommandError(`logfile '${name}' has no filename`, 'ERR_BAD_ARGS');
+    if (typeof filename !== 'string') throw new CommandError(`logfile '${name}' has no filename`, ERR.BAD_ARGS);
     return { name, filename, follow };
   });
 }
@@ -86,7 +86,7 @@ export function parseLogfiles(logfiles: Record<string, unknown>): LogfileSpec[] 
 export function parseShellArgs(args: CommandArgs): ShellOptions {
   requireArgs('WorkerShellCommand', args, ['workdir', 'command']);
   const workdir = args['workdir'];
-  if (typeof workdir !== 'string' || !isAbsolute(workdir)) throw new CommandError("argument 'workdir' must be an absolute path", 'ERR_BAD_ARGS');
+  if (typeof workdir !== 'string' || !isAbsolute(workdir)) throw new CommandError("argument 'workdir' must be an absolute path", ERR.BAD_ARGS);
   const { argv, fakeArgv } = parseCommand(args['command']);
   const positive = (name: string): number | undefined => {
     const v = optNum(args, name);

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { CommandError } from '../../errors.js';
+import { CommandError, ERR } from '../../errors.js';
 import { ExecError } from '../../process/exec-error.js';
 import { BACKUP_TIMEOUT_MS, killGroup } from '../../process/kill-group.js';
 import { signalFromName } from '../../process/signals.js';
@@ -88,7 +88,7 @@ export class ShellRun {
       if (err instanceof ExecError) return this.execFailed(err, usePty, startTime);
       const e = err as Error;
       ctx.output('stderr', `error in RunProcess._startCommand (${e.message})\n`);
-      throw new CommandError(`Got exception (${e.message})`, 'ERR_SPAWN', { cause: err });
+      throw new CommandError(`Got exception (${e.message})`, ERR.SPAWN, { cause: err });
     }
     this.startTimers();
 
@@ -287,7 +287,7 @@ export class ShellRun {
             this.header(`${name} failed to kill process\n`);
             this.header('using fake rc=-1\n');
             ctx.status('rc', -1);
-            this.failBackup?.(new CommandError(`${name} failed to kill process`, 'ERR_KILL_FAILED'));
+            this.failBackup?.(new CommandError(`${name} failed to kill process`, ERR.KILL_FAILED));
           }, BACKUP_TIMEOUT_MS),
         );
       });

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CommandError } from '../../errors.js';
+import { CommandError, ERR } from '../../errors.js';
 import { execLookupFailure } from '../../process/program-lookup.js';
 
 /**
@@ -60,12 +60,12 @@ export async function* bzip2Compressed(source: AsyncIterable<Buffer>, program: s
     const { code, signal } = await closed;
     await feeding;
     if (sourceError) throw sourceError.error;
-    if (spawnError) throw new CommandError(`cannot run ${program}: ${spawnError.message}`, 'ERR_COMPRESSOR', { cause: spawnError });
+    if (spawnError) throw new CommandError(`cannot run ${program}: ${spawnError.message}`, ERR.COMPRESSOR, { cause: spawnError });
     if (code !== 0) {
       const why = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      throw new CommandError(`${program} ${why}${stderr ? `: ${stderr.trim()}` : ''}`, 'ERR_COMPRESSOR');
+      throw new CommandError(`${program} ${why}${stderr ? `: ${stderr.trim()}` : ''}`, ERR.COMPRESSOR);
     }
-    if (feedError !== undefined) throw new CommandError(`writing to ${program} failed: ${String(feedError)}`, 'ERR_COMPRESSOR', { cause: feedError });
+    if (feedError !== undefined) throw new CommandError(`writing to ${program} failed: ${String(feedError)}`, ERR.COMPRESSOR, { cause: feedError });
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill();
     child.stdin.destroy();

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { CommandError } from '../../errors.js';
+import { CommandError, ERR } from '../../errors.js';
 import type { Command, CommandArgs, CommandContext, RemoteReader } from '../context.js';
 import { optionalIntArg, positiveIntArg, requireArgs, stringArg } from '../args.js';
 import { osErrorOf } from '../fs/os-error.js';
@@ -33,14 +33,14 @@ export function downloadFileCommand(args: CommandArgs): Command {
 /** A failure of the local file, reported with Python's wording where Python has one. */
 class LocalFileError extends CommandError {
   constructor(message: string) {
-    super(message, 'ERR_DOWNLOAD_FILE');
+    super(message, ERR.DOWNLOAD_FILE);
   }
 }
 
 /** The master's reader failed or broke its contract. */
 class RemoteReadError extends CommandError {
   constructor(message: string) {
-    super(message, 'ERR_REMOTE_READ');
+    super(message, ERR.REMOTE_READ);
   }
 }
 

@@ -1,10 +1,10 @@
-import { CommandError } from '../../errors.js';
+import { CommandError, ERR } from '../../errors.js';
 import { StoppedError } from '../fs/watchdog.js';
 
 /** A remote write that failed; `cause` is what the writer rejected with. */
 export class RemoteWriteError extends CommandError {
   constructor(cause: unknown) {
-    super(cause instanceof Error ? cause.message : String(cause), 'ERR_REMOTE_WRITE', { cause });
+    super(cause instanceof Error ? cause.message : String(cause), ERR.REMOTE_WRITE, { cause });
   }
 }
 

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { CommandError } from '../../errors.js';
+import { CommandError, ERR } from '../../errors.js';
 import type { Command, CommandArgs, CommandContext } from '../context.js';
 import { optionalIntArg, positiveIntArg, requireArgs, stringArg } from '../args.js';
 import { osErrorOf, pythonOsErrorText } from '../fs/os-error.js';
@@ -22,7 +22,7 @@ export function compressionArg(value: unknown): Compression {
   if (value === 'gz' || value === 'bz2') return value;
   throw new CommandError(
     `WorkerDirectoryUploadCommand: unknown compress value ${JSON.stringify(value)} (expected null, 'gz' or 'bz2')`,
-    'ERR_BAD_ARGS',
+    ERR.BAD_ARGS,
   );
 }
 
@@ -106,7 +106,7 @@ async function uploadDirectory(
   } catch (err) {
     if (err instanceof StoppedError) return finishTransfer(ctx, 1, undefined);
     if (err instanceof RemoteWriteError) return finishTransfer(ctx, 1, `Upload of '${path}' failed: ${err.message}`);
-    if (err instanceof CommandError && err.code === 'ERR_COMPRESSOR') {
+    if (err instanceof CommandError && err.code === ERR.COMPRESSOR) {
       return finishTransfer(ctx, 1, `Cannot compress '${path}' with bz2: ${err.message}`);
     }
     const os = osErrorOf(err);

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ConnectionError, ProtocolError } from '../../errors.js';
+import { ConnectionError, ERR, ProtocolError, type ErrorCode } from '../../errors.js';
 import { decodeMessage, describeMsgpackValue, encodeMessage, type MsgpackMessage } from '../../protocol/msgpack.js';
 import { reportMistake, type EngineRole, type MistakePolicy, type MistakeSeverity, type PeerMistakeHandler, type Strictness } from '../peer-mistake.js';
 import { RemoteCallError } from '../remote-call-error.js';
@@ -76,7 +76,7 @@ export class MsgpackPeer {
     };
   }
 
-  private mistake(code: string, message: string, severity: MistakeSeverity): void {
+  private mistake(code: ErrorCode, message: string, severity: MistakeSeverity): void {
     reportMistake(this.policy, code, message, severity);
   }
 
@@ -106,7 +106,7 @@ export class MsgpackPeer {
       if (this.pending.size < this.maxOutstanding && this.queue.length === 0) {
         this.transmit({ message, op, resolve, reject });
       } else if (this.queue.length >= this.maxQueued) {
-        reject(new ConnectionError(`more than ${this.maxQueued} requests wait for the master's answers`, 'ERR_TOO_MANY_REQUESTS'));
+        reject(new ConnectionError(`more than ${this.maxQueued} requests wait for the master's answers`, ERR.TOO_MANY_REQUESTS));
       } else {
         this.queue.push({ message, op, resolve, reject });
       }
@@ -129,11 +129,11 @@ export class MsgpackPeer {
     }
     if (!Object.hasOwn(msg, 'seq_number') || !Object.hasOwn(msg, 'op')) {
       // §2.1: logged and ignored, no response.
-      this.mistake('ERR_MSGPACK_MESSAGE', `message without "seq_number" or "op" ignored: ${JSON.stringify(Object.keys(msg))}`, 'tolerated');
+      this.mistake(ERR.MSGPACK_MESSAGE, `message without "seq_number" or "op" ignored: ${JSON.stringify(Object.keys(msg))}`, 'tolerated');
       return;
     }
     if (!isSeq(msg.seq_number)) {
-      this.mistake('ERR_MSGPACK_MESSAGE', `message with an invalid seq_number ${describeMsgpackValue(msg.seq_number)} ignored`, 'tolerated');
+      this.mistake(ERR.MSGPACK_MESSAGE, `message with an invalid seq_number ${describeMsgpackValue(msg.seq_number)} ignored`, 'tolerated');
       return;
     }
     if (msg.op === 'response') this.onResponse(msg);
@@ -156,7 +156,7 @@ export class MsgpackPeer {
       payload = encodeMessage({ ...q.message, seq_number: seq });
     } catch (err) {
       // The number is not used up: the master sees no gap.
-      q.reject(new ProtocolError(`cannot encode ${q.op} request: ${(err as Error).message}`, 'ERR_MSGPACK_ENCODE', { cause: err }));
+      q.reject(new ProtocolError(`cannot encode ${q.op} request: ${(err as Error).message}`, ERR.MSGPACK_ENCODE, { cause: err }));
       return;
     }
     this.nextSeq++;
@@ -168,7 +168,7 @@ export class MsgpackPeer {
     const seq = msg.seq_number as number;
     const p = this.pending.get(seq);
     if (!p) {
-      this.mistake('ERR_MSGPACK_NOT_PENDING', `response for seq_number ${seq}, which is not outstanding`, 'droppable');
+      this.mistake(ERR.MSGPACK_NOT_PENDING, `response for seq_number ${seq}, which is not outstanding`, 'droppable');
       return;
     }
     this.pending.delete(seq);
@@ -188,7 +188,7 @@ export class MsgpackPeer {
     const handler = typeof op === 'string' && Object.hasOwn(this.opts.handlers, op) ? this.opts.handlers[op] : undefined;
     if (!handler) {
       this.respond(seq, unknownOpText(op), true);
-      this.mistake('ERR_MSGPACK_UNKNOWN_OP', `unknown op ${describeMsgpackValue(op)} answered with an error`, 'tolerated');
+      this.mistake(ERR.MSGPACK_UNKNOWN_OP, `unknown op ${describeMsgpackValue(op)} answered with an error`, 'tolerated');
       return;
     }
     let result: unknown;
@@ -230,7 +230,7 @@ export class MsgpackPeer {
 
 /** Check that a request carries the keys its op needs (the stock worker's KeyError texts). */
 export function requireKeys(msg: MsgpackMessage, keys: readonly string[]): void {
-  for (const k of keys) if (!Object.hasOwn(msg, k)) throw new ProtocolError(missingKeyText(k), 'ERR_MISSING_KEY');
+  for (const k of keys) if (!Object.hasOwn(msg, k)) throw new ProtocolError(missingKeyText(k), ERR.MISSING_KEY);
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ConnectionError, NoSuchMethodError, ProtocolError, WorkerError } from '../../errors.js';
+import { ConnectionError, ERR, NoSuchMethodError, ProtocolError, WorkerError, type ErrorCode } from '../../errors.js';
 import type { SExp } from '../../protocol/banana.js';
 import { CopiedFailure, Exported, RemoteRef, jelly, jellyFailure, unjelly, type JellyValue } from '../../protocol/jelly.js';
 import { BASE_PARENTS, TRACEBACK_UNAVAILABLE, parentsOf, pythonTypeOf } from '../../protocol/python-failure.js';
@@ -85,7 +85,7 @@ export class PbFailure extends WorkerError implements FailureSource {
     readonly value: string,
     parents?: string[],
   ) {
-    super('ERR_PB_FAILURE', `${type}: ${value}`);
+    super(ERR.PB_FAILURE, `${type}: ${value}`);
     this.parents = parents ?? parentsOf(type);
   }
 }
@@ -186,7 +186,7 @@ export class Broker {
   }
 
   /** Report a peer mistake; throws PeerMistakeError when the connection must go. */
-  private mistake(code: string, message: string, severity: MistakeSeverity): void {
+  private mistake(code: ErrorCode, message: string, severity: MistakeSeverity): void {
     reportMistake(this.policy, code, message, severity);
   }
 
@@ -253,7 +253,7 @@ export class Broker {
    * ConnectionError when the connection is lost first.
    */
   callRemote(target: RemoteRef | 'root', method: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}): Promise<JellyValue> {
-    if (this.lost) return Promise.reject(new ConnectionError(`cannot call ${method}(): connection lost`, 'ERR_CONNECTION_LOST', { cause: this.lost }));
+    if (this.lost) return Promise.reject(new ConnectionError(`cannot call ${method}(): connection lost`, ERR.CONNECTION_LOST, { cause: this.lost }));
     const requestId = this.nextRequestId++;
     const objectId: SExp = target === 'root' ? word('root') : target.luid;
     let expr: SExp;
@@ -313,7 +313,7 @@ export class Broker {
 
   private dispatch(expr: SExp): void {
     if (!Array.isArray(expr) || expr.length === 0 || !(expr[0] instanceof Uint8Array)) {
-      throw new ProtocolError('PB expression is not a list starting with a command word', 'ERR_PB_MESSAGE');
+      throw new ProtocolError('PB expression is not a list starting with a command word', ERR.PB_MESSAGE);
     }
     const command = utf8.decode(expr[0]);
     switch (command) {
@@ -331,23 +331,23 @@ export class Broker {
       case 'uncache':
       case 'cachemessage':
         // Cacheables are never exported by either Buildbot peer; nothing to do.
-        this.mistake('ERR_PB_CACHE', `PB cache command ${JSON.stringify(command)} ignored (nothing here is cached)`, 'tolerated');
+        this.mistake(ERR.PB_CACHE, `PB cache command ${JSON.stringify(command)} ignored (nothing here is cached)`, 'tolerated');
         return;
       default:
         // Never answer with didNotUnderstand: Twisted cannot encode it (§4).
-        this.mistake('ERR_PB_UNKNOWN_COMMAND', `unknown PB command ${JSON.stringify(command)}`, 'droppable');
+        this.mistake(ERR.PB_UNKNOWN_COMMAND, `unknown PB command ${JSON.stringify(command)}`, 'droppable');
         return;
     }
   }
 
   /** The connection is gone: every pending call rejects with `reason`; later calls fail at once. */
-  connectionLost(reason: Error = new ConnectionError('connection lost', 'ERR_CONNECTION_LOST')): void {
+  connectionLost(reason: Error = new ConnectionError('connection lost', ERR.CONNECTION_LOST)): void {
     if (this.lost) return;
     this.lost = reason;
     const pending = [...this.pending.values()];
     this.pending.clear();
     for (const p of pending) {
-      p.reject(new ConnectionError(`${p.method}() not answered: ${reason.message}`, 'ERR_CONNECTION_LOST', { cause: reason }));
+      p.reject(new ConnectionError(`${p.method}() not answered: ${reason.message}`, ERR.CONNECTION_LOST, { cause: reason }));
     }
     this.exports.clear();
     this.luidOf.clear();
@@ -368,17 +368,17 @@ export class Broker {
   private onVersion(expr: SExp[]): void {
     const version = expr[1];
     if (expr.length !== 2 || (version !== PB_VERSION && version !== BigInt(PB_VERSION))) {
-      throw new ProtocolError(`peer speaks PB version ${String(version)}, this side speaks ${PB_VERSION}`, 'ERR_PB_VERSION');
+      throw new ProtocolError(`peer speaks PB version ${String(version)}, this side speaks ${PB_VERSION}`, ERR.PB_VERSION);
     }
-    if (this.versionSeen) this.mistake('ERR_PB_VERSION', 'peer sent its PB version twice', 'tolerated');
+    if (this.versionSeen) this.mistake(ERR.PB_VERSION, 'peer sent its PB version twice', 'tolerated');
     this.versionSeen = true;
   }
 
   private onMessage(expr: SExp[]): void {
-    if (expr.length !== 7) throw new ProtocolError(`PB message has ${expr.length} fields, expected 7`, 'ERR_PB_MESSAGE');
+    if (expr.length !== 7) throw new ProtocolError(`PB message has ${expr.length} fields, expected 7`, ERR.PB_MESSAGE);
     const [, requestId, objectId, methodName, answerRequired, argsExpr, kwargsExpr] = expr;
     if (typeof requestId !== 'number' || !(methodName instanceof Uint8Array)) {
-      throw new ProtocolError('PB message with a malformed request id or method name', 'ERR_PB_MESSAGE');
+      throw new ProtocolError('PB message with a malformed request id or method name', ERR.PB_MESSAGE);
     }
     const method = utf8.decode(methodName);
     const wantAnswer = answerRequired !== 0;
@@ -395,7 +395,7 @@ export class Broker {
       }
     } catch (err) {
       // Twisted answers an unacceptable argument with an error and keeps the link.
-      this.mistake('ERR_PB_ARGUMENTS', `cannot unjelly the arguments of ${method}(): ${(err as Error).message}`, 'tolerated');
+      this.mistake(ERR.PB_ARGUMENTS, `cannot unjelly the arguments of ${method}(): ${(err as Error).message}`, 'tolerated');
       if (wantAnswer) this.sendFailure(requestId, { type: 'twisted.spread.jelly.InsecureJelly', value: String((err as Error).message) });
       return;
     }
@@ -411,7 +411,7 @@ export class Broker {
       this.releaseAll(args as JellyValue);
       this.releaseAll(kwargs);
       if (wantAnswer) this.sendFailure(requestId, { type: INVALID_OBJECT_TYPE, value: INVALID_OBJECT_VALUE });
-      this.mistake('ERR_PB_UNKNOWN_OBJECT', `call of ${method}() on object ${id}, which this side does not export`, 'tolerated');
+      this.mistake(ERR.PB_UNKNOWN_OBJECT, `call of ${method}() on object ${id}, which this side does not export`, 'tolerated');
       return;
     }
     const fn = target.lookupMethod(method);
@@ -419,7 +419,7 @@ export class Broker {
       this.releaseAll(args as JellyValue);
       this.releaseAll(kwargs);
       if (wantAnswer) this.sendFailure(requestId, failureOf(new NoSuchMethodError(method)));
-      this.mistake('ERR_NO_SUCH_METHOD', `call of ${method}() on ${target.label}, which this side does not implement`, 'tolerated');
+      this.mistake(ERR.NO_SUCH_METHOD, `call of ${method}() on ${target.label}, which this side does not implement`, 'tolerated');
       return;
     }
 
@@ -454,7 +454,7 @@ export class Broker {
     try {
       value = this.unjellyCounted(expr[2]!);
     } catch (err) {
-      pending.reject(new ProtocolError(`cannot unjelly the answer to ${pending.method}(): ${(err as Error).message}`, 'ERR_PB_MESSAGE', { cause: err }));
+      pending.reject(new ProtocolError(`cannot unjelly the answer to ${pending.method}(): ${(err as Error).message}`, ERR.PB_MESSAGE, { cause: err }));
       return;
     }
     pending.resolve(value);
@@ -479,7 +479,7 @@ export class Broker {
         this.releaseAll(value);
       }
     } catch (err) {
-      pending.reject(new ProtocolError(`cannot unjelly the error for ${pending.method}(): ${(err as Error).message}`, 'ERR_PB_MESSAGE', { cause: err }));
+      pending.reject(new ProtocolError(`cannot unjelly the error for ${pending.method}(): ${(err as Error).message}`, ERR.PB_MESSAGE, { cause: err }));
       return;
     }
     pending.reject(new RemoteCallError(pending.method, failure));
@@ -488,12 +488,12 @@ export class Broker {
   private takePending(expr: SExp[], kind: string): Pending | undefined {
     const requestId = expr[1];
     if (expr.length !== 3 || typeof requestId !== 'number') {
-      throw new ProtocolError(`malformed PB ${kind}`, 'ERR_PB_MESSAGE');
+      throw new ProtocolError(`malformed PB ${kind}`, ERR.PB_MESSAGE);
     }
     const pending = this.pending.get(requestId);
     if (!pending) {
       // Twisted drops the link here; an answer nobody waits for harms nothing when tolerating.
-      this.mistake('ERR_PB_NOT_PENDING', `${kind} for request ${requestId}, which is not pending`, 'droppable');
+      this.mistake(ERR.PB_NOT_PENDING, `${kind} for request ${requestId}, which is not pending`, 'droppable');
       return undefined;
     }
     this.pending.delete(requestId);
@@ -502,11 +502,11 @@ export class Broker {
 
   private onDecref(expr: SExp[]): void {
     const luid = expr[1];
-    if (expr.length !== 2 || typeof luid !== 'number') throw new ProtocolError('malformed PB decref', 'ERR_PB_MESSAGE');
+    if (expr.length !== 2 || typeof luid !== 'number') throw new ProtocolError('malformed PB decref', ERR.PB_MESSAGE);
     const entry = this.exports.get(luid);
     if (!entry) {
       // Twisted raises KeyError and drops the link; a stray decref is harmless when tolerating.
-      this.mistake('ERR_PB_DECREF', `decref of object ${luid}, which this side does not export`, 'droppable');
+      this.mistake(ERR.PB_DECREF, `decref of object ${luid}, which this side does not export`, 'droppable');
       return;
     }
     entry.refcount -= 1;

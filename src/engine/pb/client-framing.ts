@@ -1,4 +1,4 @@
-import { ProtocolError } from '../../errors.js';
+import { ERR, ProtocolError } from '../../errors.js';
 import { BananaFraming } from '../../protocol/banana-framing.js';
 import { encodeBanana, type Dialect, type SExp } from '../../protocol/banana.js';
 
@@ -14,13 +14,13 @@ export const CLIENT_DIALECTS: readonly Dialect[] = ['pb', 'none'];
 /** Pick our dialect from the server's offer; ProtocolError if the offer is malformed or has none we speak. */
 export function chooseDialect(offer: SExp): Dialect {
   if (!Array.isArray(offer) || !offer.every((d) => d instanceof Uint8Array)) {
-    throw new ProtocolError('the server did not open with a banana dialect list', 'ERR_PB_DIALECT');
+    throw new ProtocolError('the server did not open with a banana dialect list', ERR.PB_DIALECT);
   }
   const offered = offer.map((d) => Buffer.from(d as Uint8Array).toString('latin1'));
   for (const mine of CLIENT_DIALECTS) {
     if (offered.includes(mine)) return mine;
   }
-  throw new ProtocolError(`the server offers no dialect this worker speaks (${offered.join(', ')})`, 'ERR_PB_DIALECT');
+  throw new ProtocolError(`the server offers no dialect this worker speaks (${offered.join(', ')})`, ERR.PB_DIALECT);
 }
 
 /**

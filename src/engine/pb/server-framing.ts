@@ -1,4 +1,4 @@
-import { ProtocolError } from '../../errors.js';
+import { ERR, ProtocolError } from '../../errors.js';
 import { BananaFraming } from '../../protocol/banana-framing.js';
 import { encodeBanana, type Dialect, type SExp } from '../../protocol/banana.js';
 
@@ -24,11 +24,11 @@ export class ServerFraming extends BananaFraming {
 
   protected negotiate(choice: SExp): Dialect {
     if (!(choice instanceof Uint8Array)) {
-      throw new ProtocolError('the client did not answer the dialect offer with a byte string', 'ERR_PB_DIALECT');
+      throw new ProtocolError('the client did not answer the dialect offer with a byte string', ERR.PB_DIALECT);
     }
     const name = Buffer.from(choice).toString('latin1');
     const dialect = SERVER_DIALECTS.find((d) => d === name);
-    if (dialect === undefined) throw new ProtocolError(`the client chose a dialect that was not offered: ${JSON.stringify(name)}`, 'ERR_PB_DIALECT');
+    if (dialect === undefined) throw new ProtocolError(`the client chose a dialect that was not offered: ${JSON.stringify(name)}`, ERR.PB_DIALECT);
     return dialect;
   }
 }

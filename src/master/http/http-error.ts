@@ -1,4 +1,4 @@
-import { WorkerError } from '../../errors.js';
+import { HTTP_ERROR_CODES, type HttpErrorStatus, WorkerError } from '../../errors.js';
 
 /**
  * A request the HTTP API refuses: the status code and the reason go into the JSON error
@@ -6,13 +6,13 @@ import { WorkerError } from '../../errors.js';
  */
 export class HttpError extends WorkerError {
   constructor(
-    readonly status: number,
+    readonly status: HttpErrorStatus,
     message: string,
     readonly retryAfter?: number,
     /** Extra response headers (e.g. `WWW-Authenticate` on 401). */
     readonly headers: Record<string, string> = {},
   ) {
-    super(`ERR_HTTP_${status}`, message);
+    super(HTTP_ERROR_CODES[status], message);
   }
 }
 

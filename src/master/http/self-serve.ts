@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { HttpErrorStatus } from '../../errors.js';
 import { HttpError } from './http-error.js';
 import type { JobQueue } from './job-queue.js';
 import { parseJobSpec, parsePriority, parseRevision, type JobSpec } from './job-spec.js';
@@ -43,7 +44,7 @@ function render(fmt: Format, status: number, obj: unknown, title: string, header
 
 /** A failed self-serve call: BuildAPI's `{status: "FAILED", msg}` with the status code. */
 class Failed extends HttpError {}
-const failed = (status: number, msg: string): Failed => new Failed(status, msg);
+const failed = (status: HttpErrorStatus, msg: string): Failed => new Failed(status, msg);
 
 const secs = (ms: number | null): number | null => (ms === null ? null : Math.floor(ms / 1000));
 

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import pino from 'pino';
-import { ConnectionError, WorkerError } from '../../errors.js';
+import { ConnectionError, ERR, WorkerError } from '../../errors.js';
 import type { RemoteRef } from '../../protocol/jelly.js';
 import { Broker, PbFailure, RemoteCallError, type Referenceable } from '../../engine/pb/broker.js';
 import { PeerMistakeError, type PeerMistake } from '../../engine/peer-mistake.js';
@@ -140,7 +140,7 @@ export class PbServerLink implements PbLink {
     const conn = this.conn;
     this.conn = undefined;
     conn?.connectionLost('connection lost');
-    this.broker.connectionLost(new ConnectionError('connection lost', 'ERR_CONNECTION_LOST'));
+    this.broker.connectionLost(new ConnectionError('connection lost', ERR.CONNECTION_LOST));
   }
 
   // ---- login and attach --------------------------------------------------------------
@@ -155,7 +155,7 @@ export class PbServerLink implements PbLink {
       throw pyFailure('builtins.RuntimeError', 'already attached');
     }
     const admitted = await this.ctx.admit(name);
-    if (this.closed) throw new ConnectionError('connection lost during login', 'ERR_CONNECTION_LOST');
+    if (this.closed) throw new ConnectionError('connection lost during login', ERR.CONNECTION_LOST);
     if (!admitted) {
       this.ctx.log(`pb worker ${name}: rejecting duplicate worker`);
       this.broker.release(mind);

@@ -1,4 +1,5 @@
-import { PyFloat, PyTuple } from '../../values.js';
+import { toPlain, type JellyValue } from '../../protocol/jelly.js';
+import { PyTuple } from '../../values.js';
 
 /**
  * Received jelly values as the master's Python code sees them after buildbot's
@@ -8,11 +9,6 @@ import { PyFloat, PyTuple } from '../../values.js';
  */
 
 const utf8 = new TextDecoder('utf-8');
-
-function setKey(out: Record<string, unknown>, key: string, value: unknown): void {
-  // A worker-chosen key such as "__proto__" must stay an ordinary own property.
-  Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-}
 
 function keyText(key: unknown): string {
   if (typeof key === 'string') return key;
@@ -41,19 +37,9 @@ export function dictEntries(v: Map<unknown, unknown> | Record<string, unknown>):
   return Object.entries(v);
 }
 
-/** buildbot's `decode()` plus the JS spelling of Python values (see above). Bounded by `depth`. */
-export function pyDecode(value: unknown, depth = 0): unknown {
-  if (depth > 64) return value;
-  if (value instanceof Uint8Array) return utf8.decode(value);
-  if (value instanceof PyFloat) return value.value;
-  const items = seq(value);
-  if (items) return items.map((x) => pyDecode(x, depth + 1));
-  if (isDict(value)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of dictEntries(value)) setKey(out, k, pyDecode(x, depth + 1));
-    return out;
-  }
-  return value;
+/** buildbot's `decode()` plus the JS spelling of Python values: `toPlain` with `decodeBytes` (src/protocol/jelly.ts). */
+export function pyDecode(value: unknown): unknown {
+  return toPlain(value as JellyValue, { decodeBytes: true });
 }
 
 /** A short description of a value for violation messages. */

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { RemoteReader, RemoteWriter } from '../../commands/context.js';
 import type { UpdateEntry } from '../../commands/update.js';
-import { CommandError, ProtocolError } from '../../errors.js';
+import { CommandError, ERR, ProtocolError } from '../../errors.js';
 import type { CommandChannel, CommandFailure } from '../../worker/handlers.js';
 import type { MsgpackPeer } from '../../engine/msgpack/peer.js';
 import {
@@ -67,7 +67,7 @@ class FileUploadWriter implements RemoteWriter {
   }
 
   async unpack(): Promise<void> {
-    throw new CommandError('unpack() is only for directory uploads', 'ERR_TRANSFER');
+    throw new CommandError('unpack() is only for directory uploads', ERR.TRANSFER);
   }
 }
 
@@ -86,7 +86,7 @@ class DirectoryUploadWriter implements RemoteWriter {
   async close(): Promise<void> {}
 
   async utime(): Promise<void> {
-    throw new CommandError('utime() is only for file uploads', 'ERR_TRANSFER');
+    throw new CommandError('utime() is only for file uploads', ERR.TRANSFER);
   }
 
   async unpack(): Promise<void> {
@@ -124,9 +124,9 @@ class DownloadReader implements RemoteReader {
     let data: Uint8Array;
     if (result instanceof Uint8Array) data = result;
     else if (typeof result === 'string') data = Buffer.from(result, 'utf8');
-    else throw new ProtocolError(`the master answered update_read_file with ${typeof result}, not bytes`, 'ERR_MSGPACK_READ');
+    else throw new ProtocolError(`the master answered update_read_file with ${typeof result}, not bytes`, ERR.MSGPACK_READ);
     if (data.length > length) {
-      throw new ProtocolError(`the master answered update_read_file(${length}) with ${data.length} bytes`, 'ERR_MSGPACK_READ');
+      throw new ProtocolError(`the master answered update_read_file(${length}) with ${data.length} bytes`, ERR.MSGPACK_READ);
     }
     this.received += data.length;
     return data;

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { CommandError } from '../../errors.js';
+import { CommandError, ERR } from '../../errors.js';
 import type { MsgpackMessage } from '../../protocol/msgpack.js';
 import type { WorkerHandlers } from '../../worker/handlers.js';
 import { resolveMsgpackArgs } from './args.js';
@@ -26,7 +26,7 @@ const isMap = (v: unknown): v is Record<string, unknown> =>
 
 function text(msg: MsgpackMessage, key: string): string {
   const v = msg[key];
-  if (typeof v !== 'string') throw new CommandError(`${String(msg.op)}: "${key}" must be a string, got ${v === null ? 'null' : typeof v}`, 'ERR_BAD_ARGS');
+  if (typeof v !== 'string') throw new CommandError(`${String(msg.op)}: "${key}" must be a string, got ${v === null ? 'null' : typeof v}`, ERR.BAD_ARGS);
   return v;
 }
 
@@ -85,8 +85,8 @@ export class WorkerOps {
     requireKeys(msg, ['command_id', 'command_name', 'args']);
     const commandId = text(msg, 'command_id');
     const commandName = text(msg, 'command_name');
-    if (!isMap(msg.args)) throw new CommandError(`start_command: "args" must be a map`, 'ERR_BAD_ARGS');
-    if (this.channels.has(commandId)) throw new CommandError(`command ${commandId} is already running`, 'ERR_DUPLICATE_COMMAND');
+    if (!isMap(msg.args)) throw new CommandError(`start_command: "args" must be a map`, ERR.BAD_ARGS);
+    if (this.channels.has(commandId)) throw new CommandError(`command ${commandId} is already running`, ERR.DUPLICATE_COMMAND);
     const builderName = typeof msg.builder_name === 'string' ? msg.builder_name : undefined;
     const args = resolveMsgpackArgs(commandName, msg.args, this.ctx.handlers.basedir);
     const channel = new MsgpackCommandChannel(this.ctx.peer(), commandId, commandName, this.ctx.log, this.readBug, (id) => this.channels.delete(id));

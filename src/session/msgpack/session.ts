@@ -1,5 +1,5 @@
 import type { RawData, WebSocket } from 'ws';
-import { ConnectionError, ProtocolError, WorkerError } from '../../errors.js';
+import { ConnectionError, ERR, ProtocolError, WorkerError } from '../../errors.js';
 import { connectWebSocket } from '../../transport/websocket.js';
 import type { Session, SessionFactory, SessionOptions } from '../../worker/session.js';
 import { WorkerOps } from './ops.js';
@@ -50,7 +50,7 @@ export function runMsgpackSession(ws: WebSocket, opts: SessionOptions, signal?: 
     terminate: () => ws.terminate(),
     gracefulClose: () => ws.close(1000),
     onEnd: (reason) => {
-      peer.connectionLost(reason ?? new ConnectionError('Connection lost', 'ERR_CONNECTION_CLOSED'));
+      peer.connectionLost(reason ?? new ConnectionError('Connection lost', ERR.CONNECTION_CLOSED));
       try {
         handlers.connectionLost();
       } catch (err) {
@@ -99,7 +99,7 @@ export function runMsgpackSession(ws: WebSocket, opts: SessionOptions, signal?: 
       try {
         ws.ping();
       } catch (err) {
-        close(new ConnectionError(`cannot send a WebSocket ping: ${(err as Error).message}`, 'ERR_WEBSOCKET', { cause: err }));
+        close(new ConnectionError(`cannot send a WebSocket ping: ${(err as Error).message}`, ERR.WEBSOCKET, { cause: err }));
       }
     },
   });
@@ -116,20 +116,20 @@ export function runMsgpackSession(ws: WebSocket, opts: SessionOptions, signal?: 
     try {
       peer.receive(toBuffer(data));
     } catch (err) {
-      close(err instanceof WorkerError ? err : new ProtocolError(`cannot handle a message from the master: ${(err as Error).message}`, 'ERR_MSGPACK', { cause: err }));
+      close(err instanceof WorkerError ? err : new ProtocolError(`cannot handle a message from the master: ${(err as Error).message}`, ERR.MSGPACK, { cause: err }));
     }
   });
   ws.on('pong', () => liveness.heard());
   ws.on('error', (err: Error & { code?: string }) => {
     if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-      close(new ProtocolError(`the master sent a message larger than the limit: ${err.message}`, 'ERR_MESSAGE_TOO_BIG', { cause: err }));
+      close(new ProtocolError(`the master sent a message larger than the limit: ${err.message}`, ERR.MESSAGE_TOO_BIG, { cause: err }));
     } else {
-      close(new ConnectionError(`WebSocket error: ${err.message}`, 'ERR_WEBSOCKET', { cause: err }));
+      close(new ConnectionError(`WebSocket error: ${err.message}`, ERR.WEBSOCKET, { cause: err }));
     }
   });
   ws.on('close', (code: number) => {
     life.linkClosed();
-    close(new ConnectionError(`the master closed the connection (WebSocket code ${code})`, 'ERR_CONNECTION_CLOSED'));
+    close(new ConnectionError(`the master closed the connection (WebSocket code ${code})`, ERR.CONNECTION_CLOSED));
   });
 
   const session: Session = {

@@ -2,7 +2,7 @@ import type { LogChunk, OutputSettings, UpdateEntry } from '../../commands/updat
 import { toWire, type MsgpackMessage } from '../../protocol/msgpack.js';
 import type { CommandFailure } from '../../worker/handlers.js';
 import type { PyValue } from '../../values.js';
-import { CommandError } from '../../errors.js';
+import { CommandError, ERR } from '../../errors.js';
 import { keyErrorText, missingKeyText, responseMessage, unknownOpText } from '../../engine/msgpack/messages.js';
 
 export { toWire };
@@ -108,25 +108,25 @@ const SETTING_KEYS = ['buffer_size', 'buffer_timeout', 'newline_re', 'max_line_l
  */
 export function parseWorkerSettings(args: unknown): OutputSettings {
   if (args === null || typeof args !== 'object' || Array.isArray(args) || args instanceof Uint8Array) {
-    throw new CommandError('set_worker_settings: args is not a map', 'ERR_BAD_SETTINGS');
+    throw new CommandError('set_worker_settings: args is not a map', ERR.BAD_SETTINGS);
   }
   const a = args as Record<string, unknown>;
   for (const key of SETTING_KEYS) {
-    if (!Object.hasOwn(a, key)) throw new CommandError(keyErrorText('message did not contain obligatory settings for worker'), 'ERR_BAD_SETTINGS');
+    if (!Object.hasOwn(a, key)) throw new CommandError(keyErrorText('message did not contain obligatory settings for worker'), ERR.BAD_SETTINGS);
   }
   const int = (key: string, min: number): number => {
     const v = a[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-      throw new CommandError(`set_worker_settings: ${key} must be an integer >= ${min}, got ${JSON.stringify(v)}`, 'ERR_BAD_SETTINGS');
+      throw new CommandError(`set_worker_settings: ${key} must be an integer >= ${min}, got ${JSON.stringify(v)}`, ERR.BAD_SETTINGS);
     }
     return v;
   };
   const timeout = a.buffer_timeout;
   if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) {
-    throw new CommandError(`set_worker_settings: buffer_timeout must be a number >= 0, got ${JSON.stringify(timeout)}`, 'ERR_BAD_SETTINGS');
+    throw new CommandError(`set_worker_settings: buffer_timeout must be a number >= 0, got ${JSON.stringify(timeout)}`, ERR.BAD_SETTINGS);
   }
   if (typeof a.newline_re !== 'string') {
-    throw new CommandError(`set_worker_settings: newline_re must be a string`, 'ERR_BAD_SETTINGS');
+    throw new CommandError(`set_worker_settings: newline_re must be a string`, ERR.BAD_SETTINGS);
   }
   return {
     newlineRe: a.newline_re,

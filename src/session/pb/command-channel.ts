@@ -1,4 +1,4 @@
-import { WorkerError } from '../../errors.js';
+import { ERR, WorkerError } from '../../errors.js';
 import { jellyFailure } from '../../protocol/jelly.js';
 import type { RemoteReader, RemoteWriter } from '../../commands/context.js';
 import type { UpdateEntry } from '../../commands/update.js';
@@ -18,7 +18,7 @@ import { parentsOf } from '../../protocol/python-failure.js';
 /** A call on a writer or reader after it was released. */
 export class ReleasedReferenceError extends WorkerError {
   constructor(what: string, method: string) {
-    super('ERR_RELEASED', `${what}.${method}() called after the transfer ended`);
+    super(ERR.RELEASED, `${what}.${method}() called after the transfer ended`);
   }
 }
 
@@ -107,7 +107,7 @@ class PbReader implements RemoteReader {
     if (data instanceof Uint8Array) return data;
     if (data === null) return null;
     if (typeof data === 'string') return Buffer.from(data, 'utf8');
-    throw new WorkerError('ERR_PB_READ', `the master's reader answered read() with ${typeof data}, not bytes`);
+    throw new WorkerError(ERR.PB_READ, `the master's reader answered read() with ${typeof data}, not bytes`);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AuthError, ProtocolError } from '../../errors.js';
+import { AuthError, ERR, ProtocolError } from '../../errors.js';
 import { RemoteRef } from '../../protocol/jelly.js';
 import { PyTuple } from '../../values.js';
 import { RemoteCallError, type Broker, type Referenceable, RemoteReference } from '../../engine/pb/broker.js';
@@ -45,7 +45,7 @@ export async function login(broker: Broker, username: string, password: string, 
   const challenger = items?.[1];
   if (!items || items.length !== 2 || !(challenge instanceof Uint8Array) || !(challenger instanceof RemoteRef)) {
     broker.releaseAll(answer);
-    throw new ProtocolError('the master answered login with something other than (challenge, challenger)', 'ERR_PB_LOGIN');
+    throw new ProtocolError('the master answered login with something other than (challenge, challenger)', ERR.PB_LOGIN);
   }
   const responded = broker.callRemote(challenger, 'respond', [loginResponse(password, challenge), mind]);
   // The challenger is single-use: drop it right away, as the Python worker does (#17).
@@ -58,7 +58,7 @@ export async function login(broker: Broker, username: string, password: string, 
   }
   if (!(perspective instanceof RemoteRef)) {
     broker.releaseAll(perspective);
-    throw new ProtocolError('the master answered respond without a perspective reference', 'ERR_PB_LOGIN');
+    throw new ProtocolError('the master answered respond without a perspective reference', ERR.PB_LOGIN);
   }
   return broker.reference(perspective);
 }

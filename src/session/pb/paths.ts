@@ -1,4 +1,4 @@
-import { CommandError } from '../../errors.js';
+import { CommandError, ERR } from '../../errors.js';
 import type { CommandArgs } from '../../commands/context.js';
 import { posixExpandHome, posixHome, posixJoin } from '../../util/python-path.js';
 
@@ -16,7 +16,7 @@ export function workerHome(env: NodeJS.ProcessEnv = process.env): string {
 
 function requireText(command: string, key: string, value: unknown): string {
   if (typeof value !== 'string') {
-    throw new CommandError(`${command}: argument '${key}' must be a string, got ${describe(value)}`, 'ERR_BAD_ARGS');
+    throw new CommandError(`${command}: argument '${key}' must be a string, got ${describe(value)}`, ERR.BAD_ARGS);
   }
   return value;
 }
@@ -28,7 +28,7 @@ function optionalText(command: string, key: string, value: unknown): string {
 function textList(command: string, key: string, value: unknown): string[] {
   if (typeof value === 'string') return [value];
   if (Array.isArray(value)) return value.map((v, i) => requireText(command, `${key}[${i}]`, v));
-  throw new CommandError(`${command}: argument '${key}' must be a string or a list of strings, got ${describe(value)}`, 'ERR_BAD_ARGS');
+  throw new CommandError(`${command}: argument '${key}' must be a string or a list of strings, got ${describe(value)}`, ERR.BAD_ARGS);
 }
 
 function describe(value: unknown): string {

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { AuthError, ConnectionError, ProtocolError, WorkerError } from '../../errors.js';
+import { AuthError, ConnectionError, ERR, ProtocolError, WorkerError } from '../../errors.js';
 import { connectStream } from '../../transport/connect.js';
 import type { Session, SessionFactory, SessionOptions } from '../../worker/session.js';
 import { Broker, RemoteCallError, type RemoteReference } from '../../engine/pb/broker.js';
@@ -41,10 +41,10 @@ export function runPbSession(stream: Duplex, opts: SessionOptions, signal?: Abor
     terminate: () => stream.destroy(),
     gracefulClose: () => stream.end(),
     onEnd: (reason) => {
-      const lost = reason ?? new ConnectionError('connection closed', 'ERR_CONNECTION_CLOSED');
+      const lost = reason ?? new ConnectionError('connection closed', ERR.CONNECTION_CLOSED);
       broker.connectionLost(lost);
       if (rejectLogin) {
-        rejectLogin(reason instanceof WorkerError ? reason : new ConnectionError(`connection lost before login completed: ${lost.message}`, 'ERR_CONNECTION_LOST', { cause: lost }));
+        rejectLogin(reason instanceof WorkerError ? reason : new ConnectionError(`connection lost before login completed: ${lost.message}`, ERR.CONNECTION_LOST, { cause: lost }));
         rejectLogin = undefined;
       }
       if (loggedIn) {
@@ -103,17 +103,17 @@ export function runPbSession(stream: Duplex, opts: SessionOptions, signal?: Abor
     try {
       framing.receive(chunk);
     } catch (err) {
-      const e = err instanceof WorkerError ? err : new ProtocolError(`cannot handle data from the master: ${(err as Error).message}`, 'ERR_PB_MESSAGE', { cause: err });
+      const e = err instanceof WorkerError ? err : new ProtocolError(`cannot handle data from the master: ${(err as Error).message}`, ERR.PB_MESSAGE, { cause: err });
       close(e);
     }
   });
   // connectStream hands the stream over paused, so nothing is lost before this listener.
   stream.resume();
-  stream.on('error', (err) => close(err instanceof WorkerError ? err : new ConnectionError(`connection error: ${err.message}`, 'ERR_CONNECTION', { cause: err })));
-  stream.on('end', () => close(new ConnectionError('the master closed the connection', 'ERR_CONNECTION_CLOSED')));
+  stream.on('error', (err) => close(err instanceof WorkerError ? err : new ConnectionError(`connection error: ${err.message}`, ERR.CONNECTION, { cause: err })));
+  stream.on('end', () => close(new ConnectionError('the master closed the connection', ERR.CONNECTION_CLOSED)));
   stream.on('close', () => {
     life.linkClosed();
-    close(new ConnectionError('connection closed', 'ERR_CONNECTION_CLOSED'));
+    close(new ConnectionError('connection closed', ERR.CONNECTION_CLOSED));
   });
 
   const session: Session = {

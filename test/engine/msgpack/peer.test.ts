@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConnectionError, ProtocolError } from '../../../src/errors.js';
+import { ConnectionError, ERR, ProtocolError } from '../../../src/errors.js';
 import { decodeMessage, encodeMessage, type MsgpackMessage } from '../../../src/protocol/msgpack.js';
 import { MsgpackPeer, RemoteCallError, type OpHandler } from '../../../src/engine/msgpack/peer.js';
 import { memoryLogger } from '../../session/pb/fixtures.js';
@@ -40,7 +40,7 @@ test('at most maxOutstanding requests are in flight; the rest wait in order, and
   const results = [1, 2, 3, 4].map((i) => p.request({ op: 'update', command_id: String(i), args: [] }));
   assert.deepEqual(sent.map((m) => m.command_id), ['1', '2']);
   assert.equal(p.queued, 2);
-  await assert.rejects(p.request({ op: 'update', command_id: '5', args: [] }), (err: unknown) => err instanceof ConnectionError && err.code === 'ERR_TOO_MANY_REQUESTS');
+  await assert.rejects(p.request({ op: 'update', command_id: '5', args: [] }), (err: unknown) => err instanceof ConnectionError && err.code === ERR.TOO_MANY_REQUESTS);
   deliver({ op: 'response', seq_number: 1, result: null });
   assert.deepEqual(sent.map((m) => [m.command_id, m.seq_number]), [
     ['1', 0],
@@ -115,7 +115,7 @@ test('a result that cannot be encoded is answered as an error; a request that ca
   assert.equal(sent[0].seq_number, 0);
   assert.equal(sent[0].is_exception, true);
   assert.match(String(sent[0].result), /cannot encode the result/);
-  await assert.rejects(p.request({ op: 'update', command_id: '1', args: [2n ** 70n] }), (err: unknown) => err instanceof ProtocolError && err.code === 'ERR_MSGPACK_ENCODE');
+  await assert.rejects(p.request({ op: 'update', command_id: '1', args: [2n ** 70n] }), (err: unknown) => err instanceof ProtocolError && err.code === ERR.MSGPACK_ENCODE);
   assert.equal(sent.length, 1);
   assert.equal(p.outstanding, 0);
   void p.request({ op: 'update', command_id: '1', args: [] });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConnectionError, ProtocolError } from '../../../src/errors.js';
+import { ConnectionError, ERR, ProtocolError } from '../../../src/errors.js';
 import type { SExp } from '../../../src/protocol/banana.js';
 import { CopiedFailure, RemoteRef, jelly, jellyFailure, unjelly } from '../../../src/protocol/jelly.js';
 import {
@@ -300,7 +300,7 @@ test('an answer that cannot be encoded becomes an error answer instead of breaki
     send: (e) => {
       // Stand-in for the banana encoder's length limit.
       const size = (x: SExp): number => (Array.isArray(x) ? x.reduce((n: number, y) => n + size(y), 0) : x instanceof Uint8Array ? x.length : 1);
-      if (size(e) > 10_000) throw new ProtocolError('too long', 'ERR_BANANA');
+      if (size(e) > 10_000) throw new ProtocolError('too long', ERR.BANANA);
       sent.push(e as SExp[]);
     },
     log,

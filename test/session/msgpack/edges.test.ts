@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ConnectionError, ProtocolError, TimeoutError } from '../../../src/errors.js';
+import { ConnectionError, ERR, ProtocolError, TimeoutError } from '../../../src/errors.js';
 import { MASTER_WORKER_SETTINGS } from '../../../src/master/msgpack/connection.js';
 import { decodeMessage, encodeMessage, type MsgpackMessage } from '../../../src/protocol/msgpack.js';
 import { runMsgpackSession } from '../../../src/session/msgpack/session.js';
@@ -117,7 +117,7 @@ test('bytes that are not one msgpack map end the session with a ProtocolError', 
     peer.send(Buffer.from(bytes));
     const reason = await session.closed;
     assert.ok(reason instanceof ProtocolError);
-    assert.equal(reason.code, 'ERR_MSGPACK');
+    assert.equal(reason.code, ERR.MSGPACK);
     assert.equal(handlers.connectionLostCalls, 1);
   }
 });
@@ -127,7 +127,7 @@ test('a message above the payload bound ends the session with ERR_MESSAGE_TOO_BI
   peer.send(encodeMessage({ op: 'print', message: 'x'.repeat(2000), seq_number: 0 }));
   const reason = await session.closed;
   assert.ok(reason instanceof ProtocolError);
-  assert.equal(reason.code, 'ERR_MESSAGE_TOO_BIG');
+  assert.equal(reason.code, ERR.MESSAGE_TOO_BIG);
 });
 
 test('requests the worker sends wait for the master; a closed connection fails them', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
-import { AuthError, CommandError, ConnectionError } from '../../../src/errors.js';
+import { AuthError, CommandError, ConnectionError, ERR } from '../../../src/errors.js';
 import { MASTER_WORKER_SETTINGS, UTIME_BUG_TEXT } from '../../../src/master/msgpack/connection.js';
 import { startTestMaster, type TestMaster } from '../../../src/master/test-master.js';
 import type { WorkerHandle } from '../../../src/master/worker-handle.js';
@@ -251,7 +251,7 @@ test('a wrong password is an AuthError with a clear message', async () => {
   const handlers = new FakeHandlers(BASEDIR);
   await assert.rejects(createMsgpackSession(options(handlers, { password: 'wrong' })), (err: unknown) => {
     assert.ok(err instanceof AuthError);
-    assert.equal(err.code, 'ERR_AUTH');
+    assert.equal(err.code, ERR.AUTH);
     assert.match(err.message, /HTTP 401/);
     assert.match(err.message, /"w"/);
     return true;
@@ -304,6 +304,6 @@ test('an aborted signal ends the session', async () => {
   ac.abort();
   const reason = await session.closed;
   assert.ok(reason instanceof ConnectionError);
-  assert.equal(reason.code, 'ERR_ABORTED');
+  assert.equal(reason.code, ERR.ABORTED);
   await worker.detached;
 });

@@ -272,9 +272,6 @@ function asStringOrNull(v: PyLiteral, what: string): string | null {
   throw new ConfigError(`${what} must be a string or None, not ${JSON.stringify(v)}`);
 }
 
-/** Positional parameters of `buildbot_worker.bot.Worker` (3.7 had a 7th, `usePTY`). */
-const WORKER_POSITIONAL = ['buildmaster_host', 'port', 'name', 'passwd', 'basedir', 'keepalive', 'usePTY'] as const;
-
 /** Parse tac source text into a WorkerConfig; `tacFile` is its absolute path (for `__file__`). */
 export function parseTac(source: string, tacFile: string, env: Readonly<Record<string, string | undefined>> = process.env): WorkerConfig {
   if (!source.includes(TAC_MARKER)) throw new ConfigError(`unexpected content in '${tacFile}'`);

@@ -36,7 +36,7 @@ export function fnmatchRegExp(pattern: string): RegExp {
 
 /** Escape a piece of a class body for a JavaScript (non-`v`) character class. */
 function escapeClassPiece(piece: string): string {
-  return piece.replace(/[\\\]\[^-]/g, '\\$&');
+  return piece.replace(/[\\\][^-]/g, '\\$&');
 }
 
 /** The class `pattern[start..end)` (between `[` and `]`) as a regular expression. */

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { claimPidFile, pidFilePath, readPid } from '../../src/cli/pid-file.js';
-import { eventually } from '../e2e/harness.js';
+import { eventually } from '../helpers/eventually.js';
 
 // A live process whose command line runs a worker in this basedir, as tini's does in a container
 // (`tini -- node .../worker.js start --nodaemon /buildbot`).

@@ -14,8 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { startTestMaster, type TestMaster } from '../../src/master/test-master.js';
 import type { WorkerHandle } from '../../src/master/worker-handle.js';
-import { eventually } from '../e2e/harness.js';
-import { REPO_ROOT, RealMaster, SUCCESS, realMasterUnavailable, waitFor } from '../interop/real-master.js';
+import { eventually } from '../helpers/eventually.js';
+import { REPO_ROOT, RealMaster, SUCCESS, realMasterUnavailable, REST_POLLING } from '../interop/real-master.js';
 import { IMAGE, buildImage, ok, podman, podmanAsync, podmanEnv, podmanUnavailable, removeContainer } from './podman.js';
 
 const skip = podmanUnavailable();
@@ -158,9 +158,9 @@ describe('the image under podman', { skip, timeout: 30 * 60_000 }, () => {
           command: ['sh', '-c', 'echo waiting; while [ ! -e /trigger/go ]; do sleep 0.1; done; echo finished'],
           workdir: 'build',
         });
-        await eventually(() => step.logs.stdout.includes('waiting'), 60_000, 'the step to start');
+        await eventually(() => step.logs.stdout.includes('waiting'), 'the step to start', 60_000);
         const stopped = podmanAsync(['stop', '--time', '300', c.name]);
-        await eventually(async () => (await c.logs()).includes('stopping once 1 running command(s) finish'), 60_000, 'the worker to drain');
+        await eventually(async () => (await c.logs()).includes('stopping once 1 running command(s) finish'), 'the worker to drain', 60_000);
         writeFileSync(path.join(c.trigger, 'go'), '');
         const done = await step.done;
         assert.equal(done.status, 'SUCCESS', 'the running step finished');
@@ -180,9 +180,9 @@ describe('the image under podman', { skip, timeout: 30 * 60_000 }, () => {
     const c = await runAttached({ protocol: 'msgpack' });
     try {
       const step = c.handle.startCommand('builder', 'shell', { command: ['sh', '-c', 'echo started; sleep 600; echo never'], workdir: 'build' });
-      await eventually(() => step.logs.stdout.includes('started'), 60_000, 'the step to start');
+      await eventually(() => step.logs.stdout.includes('started'), 'the step to start', 60_000);
       ok(podman(['kill', '--signal', 'TERM', c.name]), 'podman kill');
-      await eventually(async () => (await c.logs()).includes('stopping once 1 running command(s) finish'), 60_000, 'the worker to drain');
+      await eventually(async () => (await c.logs()).includes('stopping once 1 running command(s) finish'), 'the worker to drain', 60_000);
       ok(podman(['kill', '--signal', 'TERM', c.name]), 'podman kill');
       const done = await step.done;
       assert.notEqual(done.status, 'SUCCESS');
@@ -205,9 +205,9 @@ describe('the image under podman', { skip, timeout: 30 * 60_000 }, () => {
       const r = await c.handle.startCommand('builder', 'shell', { command: ['sh', '-c', ORPHAN], workdir: 'build' }).done;
       assert.equal(r.status, 'SUCCESS');
       let orphans: Proc[] = [];
-      await eventually(async () => (orphans = orphanOf(await processTable(c.name))).length === 1 && orphans[0]!.ppid === 1, 30_000, 'the orphan to belong to PID 1');
+      await eventually(async () => (orphans = orphanOf(await processTable(c.name))).length === 1 && orphans[0]!.ppid === 1, 'the orphan to belong to PID 1', 30_000);
       writeFileSync(path.join(c.trigger, 'orphan-end'), '');
-      await eventually(async () => !(await processTable(c.name)).some((p) => p.pid === orphans[0]!.pid), 30_000, 'the orphan to leave the process table');
+      await eventually(async () => !(await processTable(c.name)).some((p) => p.pid === orphans[0]!.pid), 'the orphan to leave the process table', 30_000);
       const zombies = (await processTable(c.name)).filter((p) => p.state === 'Z');
       assert.deepEqual(zombies, []);
     } finally {
@@ -222,9 +222,9 @@ describe('the image under podman', { skip, timeout: 30 * 60_000 }, () => {
       const r = await c.handle.startCommand('builder', 'shell', { command: ['sh', '-c', ORPHAN], workdir: 'build' }).done;
       assert.equal(r.status, 'SUCCESS');
       let orphans: Proc[] = [];
-      await eventually(async () => (orphans = orphanOf(await processTable(c.name))).length === 1 && orphans[0]!.ppid === 1, 30_000, 'the orphan to belong to PID 1');
+      await eventually(async () => (orphans = orphanOf(await processTable(c.name))).length === 1 && orphans[0]!.ppid === 1, 'the orphan to belong to PID 1', 30_000);
       writeFileSync(path.join(c.trigger, 'orphan-end'), '');
-      await eventually(async () => (await processTable(c.name)).some((p) => p.pid === orphans[0]!.pid && p.state === 'Z'), 30_000, 'the orphan to become a zombie');
+      await eventually(async () => (await processTable(c.name)).some((p) => p.pid === orphans[0]!.pid && p.state === 'Z'), 'the orphan to become a zombie', 30_000);
     } finally {
       await c.close();
     }
@@ -314,7 +314,7 @@ async function startPodmanService(dir: string): Promise<{ socket: string; stop()
       req.on('error', () => resolve(false));
       req.end();
     });
-  await waitFor(ping, 'the podman API socket', 60_000, () => err);
+  await eventually(ping, 'the podman API socket', 60_000, { ...REST_POLLING, context: () => err });
   return {
     socket,
     stop: async () => {
@@ -356,7 +356,7 @@ describe('a real Buildbot 3.7 master starts the image as a DockerLatentWorker th
       assert.match(out, /^user=buildbot basedir=\/buildbot pass=unset$/m, out);
       assert.match(out, /^init=.*\/usr\/bin\/tini -- node \/opt\/buildbot-worker\/bin\/worker\.js start --nodaemon \/buildbot/m, out);
       const finished = Date.now();
-      await waitFor(() => containers() === '', 'the master to stop and remove the container', 300_000, () => `${containers()}\n${master.log()}`);
+      await eventually(() => containers() === '', 'the master to stop and remove the container', 300_000, { ...REST_POLLING, context: () => `${containers()}\n${master.log()}` });
       t.diagnostic(`build end → container removed: ${Date.now() - finished} ms (build_wait_timeout 2 s)`);
       assert.equal(await master.workerConnected('latent'), false);
     } finally {

@@ -4,7 +4,6 @@ import path from 'node:path';
 import { startLocalWorker, type LocalProtocol, type LocalWorker } from '../../src/cli/local-worker.js';
 import type { TestMaster } from '../../src/master/test-master.js';
 import type { WorkerHandle } from '../../src/master/worker-handle.js';
-import { eventually as shared } from '../helpers/eventually.js';
 
 /** The real CLI as a separate process against the embedded test master, as users run it. */
 
@@ -55,9 +54,4 @@ export function processesWith(marker: string): number[] {
     }
   }
   return found;
-}
-
-/** Poll `check` until it returns true or `timeoutMs` passes. */
-export function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  return shared(check, what, timeoutMs);
 }

@@ -8,7 +8,8 @@ import * as tar from 'tar';
 import { startMasterHttp, type MasterHttpServer } from '../../src/master/http/http-server.js';
 import { startTestMaster, type TestMaster } from '../../src/master/test-master.js';
 import type { WorkerHandle } from '../../src/master/worker-handle.js';
-import { attachWorker, eventually, processesWith, startWorker, type Protocol, type RunningWorker } from './harness.js';
+import { attachWorker, processesWith, startWorker, type Protocol, type RunningWorker } from './harness.js';
+import { eventually } from '../helpers/eventually.js';
 
 /**
  * The worker as users run it (the CLI, a separate process) driven by the embedded test
@@ -109,13 +110,13 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
     test('shell: interrupt kills the whole process tree', async () => {
       const marker = `${Date.now() % 100000}${protocol === 'pb' ? 1 : 2}`;
       const started = handle.startCommand('builder', 'shell', { command: ['sh', '-c', `sleep 1${marker} & sleep 2${marker}; echo never`], workdir: 'build' });
-      await eventually(() => processesWith(`sleep 1${marker}`).length > 0 && processesWith(`sleep 2${marker}`).length > 0, 10_000, 'the sleeps to start');
+      await eventually(() => processesWith(`sleep 1${marker}`).length > 0 && processesWith(`sleep 2${marker}`).length > 0, 'the sleeps to start', 10_000);
       await started.interrupt('test says stop');
       const r = await started.done;
       assert.notEqual(r.status, 'SUCCESS');
       assert.ok(r.interrupted);
       assert.doesNotMatch(r.logs.stdout, /never/);
-      await eventually(() => processesWith(`sleep 1${marker}`).length === 0 && processesWith(`sleep 2${marker}`).length === 0, 10_000, 'no survivors');
+      await eventually(() => processesWith(`sleep 1${marker}`).length === 0 && processesWith(`sleep 2${marker}`).length === 0, 'no survivors', 10_000);
     });
 
     test('shell: timeout without output kills the command', async () => {
@@ -217,7 +218,7 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
     test('a wrong password: one clear log line per attempt, backoff, no crash', async () => {
       const bad = await startWorker({ protocol, port: protocol === 'pb' ? master.pbPort : master.msgpackPort, name, password: 'wrong-password' });
       try {
-        await eventually(() => (bad.output().match(/unauthorized login/gi) ?? []).length >= 2, 20_000, 'two refused attempts');
+        await eventually(() => (bad.output().match(/unauthorized login/gi) ?? []).length >= 2, 'two refused attempts', 20_000);
         assert.equal(bad.child.exitCode, null, 'still running');
         assert.ok(!bad.output().includes('wrong-password'), 'the password is not logged');
         assert.ok(handle.attached, 'the good worker stays attached');

@@ -19,8 +19,8 @@ import {
   SUCCESS,
   type BuildResult,
   realMasterUnavailable,
-  waitFor,
 } from './real-master.js';
+import { eventually } from '../helpers/eventually.js';
 
 const WORKER_BIN = path.join(REPO_ROOT, 'bin', 'worker.js');
 
@@ -108,7 +108,7 @@ for (const version of versions) describe(`real Buildbot ${version} master`, { sk
         // 4.x reads the worker's failure_reason ('timeout_without_output') into the summary.
         if (version !== '3.7') assert.match(step(b, 'timeout').state_string, /\(timed out\)/);
         const pid = Number(readFileSync(path.join(master.dataDir, `timeout-${workername}.pid`), 'utf8'));
-        await waitFor(() => !alive(pid), `timed-out process ${pid} to be gone`, 10_000);
+        await eventually(() => !alive(pid), `timed-out process ${pid} to be gone`, 10_000);
       });
 
       test('maxTime kills a process that keeps printing', async () => {
@@ -135,13 +135,13 @@ for (const version of versions) describe(`real Buildbot ${version} master`, { sk
         const brid = await master.force(`shell-interrupt-${suffix}`);
         const buildid = await master.waitStepStarted(brid, 'sleep');
         const pidFile = path.join(master.dataDir, `interrupt-child-${workername}.pid`);
-        await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 'child pid file', 30_000);
+        await eventually(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 'child pid file', 30_000);
         const child = Number(readFileSync(pidFile, 'utf8'));
         assert.ok(alive(child));
         await master.stopBuild(buildid);
         const b = await master.waitBuild(brid);
         assert.equal(b.results, CANCELLED);
-        await waitFor(() => !alive(child), `backgrounded child ${child} to be gone`, 10_000);
+        await eventually(() => !alive(child), `backgrounded child ${child} to be gone`, 10_000);
       });
 
       test('usePTY runs the command on a terminal', async () => {

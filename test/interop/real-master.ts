@@ -11,6 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { eventually, type EventuallyOptions } from '../helpers/eventually.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 /** The 'base' www plugin the master needs before it serves its REST API (Debian has no buildbot-www). */
@@ -126,18 +127,21 @@ export class RealMaster {
     };
     this.proc.stdout!.on('data', keep);
     this.proc.stderr!.on('data', keep);
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      try {
+    const proc = this.proc;
+    let exited = false;
+    // Requests fail until the master listens: they are retried.
+    await eventually(
+      async () => {
+        exited = proc.exitCode !== null;
+        if (exited) return true;
         const r = await this.get('/builders');
-        if (Array.isArray(r.builders) && r.builders.length > 0) return;
-      } catch {
-        /* not up yet */
-      }
-      if (this.proc.exitCode !== null) throw new Error(`master exited: ${this.log()}`);
-      if (Date.now() > deadline) throw new Error(`master did not start: ${this.log()}`);
-      await delay(500);
-    }
+        return Array.isArray(r.builders) && r.builders.length > 0;
+      },
+      'the master to start',
+      120_000,
+      { ...REST_POLLING, context: () => this.log() },
+    );
+    if (exited) throw new Error(`master exited: ${this.log()}`);
   }
 
   /** The tail of the master's own log, for failure messages. */
@@ -199,7 +203,7 @@ export class RealMaster {
   }
 
   async waitWorker(name: string, timeoutMs = 60_000): Promise<void> {
-    await waitFor(() => this.workerConnected(name), `worker ${name} to connect`, timeoutMs, () => this.log());
+    await eventually(() => this.workerConnected(name), `worker ${name} to connect`, timeoutMs, { ...REST_POLLING, context: () => this.log() });
   }
 
   /** Force a build; resolves to its build request id. */
@@ -218,12 +222,12 @@ export class RealMaster {
   /** Wait until step `stepName` of the build of `brid` has started; resolves to the build id. */
   async waitStepStarted(brid: number, stepName: string, timeoutMs = 60_000): Promise<number> {
     let buildid: number | undefined;
-    await waitFor(async () => {
+    await eventually(async () => {
       buildid = await this.buildOf(brid);
       if (buildid === undefined) return false;
       const s = await this.get(`/builds/${buildid}/steps`);
       return s.steps.some((st: any) => st.name === stepName && st.started_at);
-    }, `step ${stepName} to start`, timeoutMs, () => this.log());
+    }, `step ${stepName} to start`, timeoutMs, { ...REST_POLLING, context: () => this.log() });
     return buildid!;
   }
 
@@ -232,10 +236,10 @@ export class RealMaster {
   }
 
   async waitBuild(brid: number, timeoutMs = 180_000): Promise<BuildResult> {
-    await waitFor(async () => {
+    await eventually(async () => {
       const r = await this.get(`/buildrequests/${brid}`);
       return Boolean(r.buildrequests?.[0]?.complete);
-    }, `build request ${brid}`, timeoutMs, () => this.log());
+    }, `build request ${brid}`, timeoutMs, { ...REST_POLLING, context: () => this.log() });
     const build = (await this.get(`/buildrequests/${brid}/builds`)).builds[0];
     const steps: StepResult[] = [];
     for (const st of (await this.get(`/builds/${build.buildid}/steps`)).steps) {
@@ -283,26 +287,8 @@ export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export async function waitFor(
-  pred: () => Promise<boolean> | boolean,
-  what: string,
-  timeoutMs: number,
-  context?: () => string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await pred()) return;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}${context ? `\n${context()}` : ''}`);
-    }
-    await delay(250);
-  }
-}
+/** Polling a real master's REST API: a pause that does not load it, and a request that fails is retried. */
+export const REST_POLLING: EventuallyOptions = { intervalMs: 250, retryErrors: true };
 
 /** One HTTP request on its own connection, rejected after `timeoutMs` whatever happens. */
 function httpRequest(method: string, url: string, body: string | undefined, timeoutMs: number): Promise<{ status: number; body: string }> {

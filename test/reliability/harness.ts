@@ -6,7 +6,7 @@ import net from 'node:net';
  * zombie, how much memory a process holds, and a TCP proxy that can go silent.
  */
 
-export { attachWorker, eventually, processesWith, startWorker, type Protocol, type RunningWorker } from '../e2e/harness.js';
+export { attachWorker, processesWith, startWorker, type Protocol, type RunningWorker } from '../e2e/harness.js';
 
 interface ProcStat {
   pid: number;

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startTestMaster, type TestMaster } from '../../src/master/test-master.js';
 import type { WorkerHandle } from '../../src/master/worker-handle.js';
-import { attachWorker, eventually, liveInGroup, processesWith, processGroupOf, uniqueMarker, zombieChildren, type Protocol } from './harness.js';
+import { attachWorker, liveInGroup, processesWith, processGroupOf, uniqueMarker, zombieChildren, type Protocol } from './harness.js';
+import { eventually } from '../helpers/eventually.js';
 
 /**
  * The master goes away in the middle of a build and comes back on the same port, again
@@ -30,7 +31,7 @@ async function restartCycle(protocol: Protocol, diagnostic: (msg: string) => voi
     for (let i = 0; i < RESTARTS; i++) {
       const m = uniqueMarker();
       const run = handle.startCommand('builder', 'shell', { command: ['sh', '-c', `sleep 7${m} & sleep 8${m}; echo never`], workdir: 'build' });
-      await eventually(() => processesWith(`sleep 7${m}`).length > 0 && processesWith(`sleep 8${m}`).length > 0, 10_000, `cycle ${i}: the build's processes to start`);
+      await eventually(() => processesWith(`sleep 7${m}`).length > 0 && processesWith(`sleep 8${m}`).length > 0, `cycle ${i}: the build's processes to start`, 10_000);
       const pgid = processGroupOf(processesWith(`sleep 8${m}`)[0]!);
       assert.ok(pgid !== undefined && pgid !== processGroupOf(workerPid), 'the step runs in its own process group');
 
@@ -39,8 +40,8 @@ async function restartCycle(protocol: Protocol, diagnostic: (msg: string) => voi
       assert.ok(r.connectionLost, `cycle ${i}: the master saw the connection drop`);
       await eventually(
         () => processesWith(m).length === 0 && liveInGroup(pgid!).length === 0 && zombieChildren(workerPid).length === 0,
-        10_000,
         `cycle ${i}: the interrupted command's process group to be gone, no zombie`,
+        10_000,
       );
 
       master = await startTestMaster({ workers, ...listenOn(port, port) });

@@ -3,7 +3,8 @@ import net from 'node:net';
 import { describe, test } from 'node:test';
 import { WebSocketServer } from 'ws';
 import { captureChunks } from '../session/pb/fixtures.js';
-import { eventually, startWorker, type Protocol } from './harness.js';
+import { startWorker, type Protocol } from './harness.js';
+import { eventually } from '../helpers/eventually.js';
 
 /**
  * A master that accepts the connection and then never attaches the worker (buildbot issue
@@ -69,7 +70,7 @@ async function expectDroppedAndRetried(protocol: Protocol, stall: Stall, expectL
   const worker = await startWorker({ protocol, port: stall.port, name: `stall-${protocol}`, password: 'stall-pw', extraCreateArgs: [...KEEPALIVE_ARGS, ...extraArgs] });
   try {
     // Deadline 10 s, back-off at most 2 s: a second attempt well within 30 s.
-    await eventually(() => stall.closedByWorker >= 1 && stall.opened >= 2, 30_000, 'the worker to drop the stalled connection and retry');
+    await eventually(() => stall.closedByWorker >= 1 && stall.opened >= 2, 'the worker to drop the stalled connection and retry', 30_000);
     assert.match(worker.output(), expectLog);
     assert.equal(worker.child.exitCode, null, 'the worker keeps running');
   } catch (err) {

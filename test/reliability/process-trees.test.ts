@@ -6,7 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import { startTestMaster, type TestMaster } from '../../src/master/test-master.js';
 import type { CommandRun } from '../../src/master/command-run.js';
 import type { WorkerHandle } from '../../src/master/worker-handle.js';
-import { attachWorker, eventually, liveInGroup, processesWith, procStatus, uniqueMarker, zombieChildren, type Protocol, type RunningWorker } from './harness.js';
+import { attachWorker, liveInGroup, processesWith, procStatus, uniqueMarker, zombieChildren, type Protocol, type RunningWorker } from './harness.js';
+import { eventually } from '../helpers/eventually.js';
 
 /**
  * Process trees run by the real worker: a step whose grandchild ignores SIGTERM and a step
@@ -74,19 +75,19 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
             pgid = leader;
             // sh + the busy loop/sleep + the node fixture and its grandchild, or the backgrounded child.
             return liveInGroup(pgid).length >= (tree === 'grandchild-ignores-term' ? 4 : 3);
-          }, 10_000, 'the process tree to start');
+          }, 'the process tree to start', 10_000);
           const members = liveInGroup(pgid);
           if (trigger === 'interrupt') await run.interrupt('reliability test says stop');
           const r = await run.done;
           assert.notEqual(r.rc, 0, 'the step did not succeed');
           if (trigger === 'timeout') assert.match(r.logs.stdio, /command timed out: 1 seconds without output/);
           if (trigger === 'maxTime') assert.match(r.logs.stdio, /command timed out: 2 seconds elapsed/);
-          await eventually(() => liveInGroup(pgid).length === 0, 10_000, `the group ${pgid} (${members.join(', ')}) to be gone`);
+          await eventually(() => liveInGroup(pgid).length === 0, `the group ${pgid} (${members.join(', ')}) to be gone`, 10_000);
           const survivors = members.filter((pid) => procStatus(pid, 'State') !== undefined && !/^[ZX]/.test(procStatus(pid, 'State')!));
           treeFigures.trees++;
           treeFigures.survivors += survivors.length;
           assert.deepEqual(survivors, [], 'no member of the tree survives');
-          await eventually(() => zombieChildren(worker.child.pid!).length === 0, 5_000, 'no zombie under the worker');
+          await eventually(() => zombieChildren(worker.child.pid!).length === 0, 'no zombie under the worker', 5_000);
         });
       }
     }

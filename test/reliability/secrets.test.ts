@@ -9,7 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import { WORKER_BIN } from '../../src/cli/local-worker.js';
 import { startTestMaster, type TestMaster } from '../../src/master/test-master.js';
 import type { WorkerHandle } from '../../src/master/worker-handle.js';
-import { attachWorker, eventually, processesWith, startWorker, uniqueMarker, type Protocol, type RunningWorker } from './harness.js';
+import { attachWorker, processesWith, startWorker, uniqueMarker, type Protocol, type RunningWorker } from './harness.js';
+import { eventually } from '../helpers/eventually.js';
 
 /**
  * The worker's password stays secret: not in twistd.log, not in what the worker tells the
@@ -77,7 +78,7 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
       const marker = uniqueMarker();
       const run = handle.startCommand('builder', 'shell', { command: ['sleep', `5${marker}`], workdir: 'build', env: { STEP_VAR: 'step' } });
       let pid = 0;
-      await eventually(() => (pid = processesWith(`sleep 5${marker}`)[0] ?? 0) > 0, 10_000, 'the step to start');
+      await eventually(() => (pid = processesWith(`sleep 5${marker}`)[0] ?? 0) > 0, 'the step to start', 10_000);
       const view = procView(pid);
       assertNoLeak(`/proc/${pid}/environ`, view.environ);
       assertNoLeak(`/proc/${pid}/cmdline`, view.cmdline);
@@ -172,7 +173,7 @@ describe('secrets: TLS', () => {
 
     const untrusted = await startWorker({ protocol: 'pb', port, name: 'tls-worker', password: PASSWORD, extraCreateArgs: ['--maxdelay', '1', '--connection-string', `tls:host=127.0.0.1:port=${port}`] });
     try {
-      await eventually(() => /self[- ]signed certificate/i.test(untrusted.output()), 15_000, 'the certificate to be refused');
+      await eventually(() => /self[- ]signed certificate/i.test(untrusted.output()), 'the certificate to be refused', 15_000);
       assert.equal(handshakes, 0, 'no TLS session was established with an untrusted master');
     } finally {
       await untrusted.stop();
@@ -184,7 +185,7 @@ describe('secrets: TLS', () => {
     assert.equal(readdirSync(roots).length, 1);
     const trusted = await startWorker({ protocol: 'pb', port, name: 'tls-worker', password: PASSWORD, extraCreateArgs: ['--connection-string', `tls:host=127.0.0.1:port=${port}:trustRoots=${roots}`] });
     try {
-      await eventually(() => handshakes > 0, 15_000, 'a TLS session with the trusted master');
+      await eventually(() => handshakes > 0, 'a TLS session with the trusted master', 15_000);
     } finally {
       await trusted.stop();
     }

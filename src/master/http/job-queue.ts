@@ -170,7 +170,7 @@ export class JobQueue {
     const job = this.get(id);
     if (job.state === 'finished') return Promise.resolve(job);
     return new Promise((resolve) => {
-      const c = this.o.bus.consumer((e) => {
+      const c = this.o.bus.consumer(() => {
         c.close();
         resolve(this.get(id));
       });

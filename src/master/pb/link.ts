@@ -44,11 +44,11 @@ export class PbServerLink implements PbLink {
       onNegotiated: () => this.broker.sendVersion(),
       onExpression: (expr) => this.onExpression(expr),
     });
-    const link = this;
+    const currentBroker = (): Broker => this.broker;
     const root = new PbRoot({
       // The broker needs the root and the root needs the broker: resolved on use.
       get broker(): Broker {
-        return link.broker;
+        return currentBroker();
       },
       password: (name) => ctx.password(name),
       attach: (name, mind) => this.attach(name, mind),

@@ -1,7 +1,6 @@
 import type { LogChunk, OutputSettings, UpdateEntry } from '../../commands/update.js';
 import { toWire, type MsgpackMessage } from '../../protocol/msgpack.js';
 import type { CommandFailure } from '../../worker/handlers.js';
-import type { PyValue } from '../../values.js';
 import { CommandError, ERR } from '../../errors.js';
 import { keyErrorText, missingKeyText, responseMessage, unknownOpText } from '../../engine/msgpack/messages.js';
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Parser, type ReadEntry } from 'tar';
 import { BATCH_BYTES, BATCH_ENTRIES, directoryTar, gzipped, SYNC_FILE_BYTES } from '../../../src/commands/transfer/directory-tar.js';
+import { eventually } from '../../helpers/eventually.js';
 
 let root: string;
 before(async () => {
@@ -135,7 +136,7 @@ describe('directoryTar', () => {
     }
     // Each chunk is at most one read (maxReadSize) of the file, so little was read ahead.
     assert.ok(seen <= 1024 * 1024 + options.maxReadSize + 1024);
-    for (let i = 0; i < 200 && (await openFds()) > before; i++) await new Promise((r) => setTimeout(r, 10));
+    await eventually(async () => (await openFds()) <= before, 'the file to be closed');
     assert.equal(await openFds(), before, 'the file is closed');
   });
 

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { AuthError } from '../../../src/errors.js';
 import { startTestMaster } from '../../../src/master/test-master.js';

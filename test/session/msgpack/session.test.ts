@@ -11,6 +11,7 @@ import { systemClock } from '../../../src/util/clock.js';
 import { float } from '../../../src/values.js';
 import type { Session, SessionOptions } from '../../../src/worker/session.js';
 import { FakeHandlers, lines, out, status } from '../../worker/fake-handlers.js';
+import { eventually } from '../../helpers/eventually.js';
 
 const BUILDERS = [
   { name: 'b1', builddir: 'b1dir' },
@@ -224,7 +225,7 @@ test('interrupt_command reaches the handlers with id and reason; the command the
     await req.channel.complete(null);
   });
   const run = worker.startCommand('b1', 'shell', { workdir: 'build', command: ['sleep', '60'] });
-  while (!handlers.started.some((r) => r.commandId === run.commandId)) await new Promise((r) => setTimeout(r, 5));
+  await eventually(() => handlers.started.some((r) => r.commandId === run.commandId), 'the command to start');
   await run.interrupt('test: stop');
   const r = await run.done;
   assert.deepEqual(handlers.interrupts, [[run.commandId, 'test: stop']]);
@@ -275,7 +276,7 @@ test('the master dropping the connection: closed resolves with a ConnectionError
     }
   });
   worker.startCommand('b1', 'shell', { workdir: 'build', command: 'true' });
-  while (handlers.started.length < 3) await new Promise((r) => setTimeout(r, 5));
+  await eventually(() => handlers.started.length >= 3, 'three commands to start');
   worker.disconnect();
   const reason = await session.closed;
   assert.ok(reason instanceof ConnectionError);

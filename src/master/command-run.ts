@@ -70,7 +70,7 @@ export interface CommandResult {
 /** Options for `WorkerHandle.startCommand`. */
 export interface StartCommandOptions {
   /** Upload commands: what to do with the data the worker writes. */
-  upload?: { collect?: boolean; onData?: (chunk: Buffer) => void };
+  upload?: { collect?: boolean; onData?: (chunk: Buffer) => void; /** Most bytes collected (default MAX_UPLOAD_COLLECT_BYTES); past it the write fails. */ maxCollectBytes?: number };
   /** downloadFile: the data the master serves through its reader. */
   download?: {
     data: Uint8Array | string;
@@ -218,7 +218,8 @@ export class CommandRun {
     up.writes++;
     up.bytes += chunk.length;
     if (this.options.upload?.collect) {
-      if (up.bytes > MAX_UPLOAD_COLLECT_BYTES) throw new RangeError(`upload exceeds ${MAX_UPLOAD_COLLECT_BYTES} collected bytes`);
+      const max = this.options.upload.maxCollectBytes ?? MAX_UPLOAD_COLLECT_BYTES;
+      if (up.bytes > max) throw new RangeError(`upload exceeds ${max} collected bytes`);
       this.uploadChunks.push(chunk);
     }
     this.options.upload?.onData?.(chunk);

@@ -36,6 +36,8 @@ export interface MasterHttpOptions {
   host?: string;
   /** 0 = any free port. */
   port: number;
+  /** Where downloadFile steps' `mastersrc` files are read from; without it `mastersrc` is refused. */
+  transferDir?: string;
   /** Builder used when a job request names none. Default `builder`. */
   defaultBuilder?: string;
   maxQueuedPerWorker?: number;
@@ -93,6 +95,7 @@ export async function startMasterHttp(o: MasterHttpOptions): Promise<MasterHttpS
     maxQueuedPerWorker: o.maxQueuedPerWorker,
     maxFinishedJobs: o.maxFinishedJobs,
     maxFinishedLogBytes: o.maxFinishedLogBytes,
+    transferDir: o.transferDir,
     log: o.log,
   });
   const router = new Router();

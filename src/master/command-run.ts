@@ -89,6 +89,8 @@ export interface StartCommandOptions {
   startBuild?: boolean;
   /** Count log text (`logChars`) instead of keeping it, for steps that print more than memory holds. */
   discardLogs?: boolean;
+  /** Called with each piece of log text as it arrives (`log`: stdout, stderr, header or a logfile name). */
+  onLog?: (log: string, text: string) => void;
 }
 
 /** The connection-side operations a run needs. */
@@ -171,7 +173,10 @@ export class CommandRun {
       this.violations.push(`update ${JSON.stringify(key)} after the command finished`);
       return;
     }
-    if (logText) this.logChars[logText.log] = (this.logChars[logText.log] ?? 0) + logText.text.length;
+    if (logText) {
+      this.logChars[logText.log] = (this.logChars[logText.log] ?? 0) + logText.text.length;
+      this.options.onLog?.(logText.log, logText.text);
+    }
     if (logText && this.options.discardLogs) return;
     this.updates.push([key, value]);
     if (logText) {

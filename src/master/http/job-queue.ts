@@ -53,7 +53,6 @@ export class JobQueue {
   private readonly jobs = new Map<number, Job>();
   private readonly queues = new Map<string, Job[]>();
   private readonly running = new Map<string, Job>();
-  private readonly byCommand = new Map<string, { job: Job; step: Step }>();
   private nextId = 1;
   /** Finished jobs, oldest first, with the log bytes each holds. */
   private readonly finished: Array<{ job: Job; bytes: number }> = [];
@@ -224,7 +223,10 @@ export class JobQueue {
       job.stepLogStart[step.index] = job.log.length;
       this.o.bus.publish(`jobs/${job.id}/steps/${step.index}/started`, stepJSON(step));
       try {
-        step.run = handle.startCommand(job.spec.builder, step.spec.command, step.spec.args, await this.commandOptions(step.spec));
+        step.run = handle.startCommand(job.spec.builder, step.spec.command, step.spec.args, {
+          ...(await this.commandOptions(step.spec)),
+          onLog: (log, text) => this.publishLog(job, step, log, text),
+        });
       } catch (err) {
         step.startError = err instanceof Error ? err.message : String(err);
         step.result = handle.attached ? 'EXCEPTION' : 'RETRY';
@@ -234,10 +236,7 @@ export class JobQueue {
         continue;
       }
       step.commandId = step.run.commandId;
-      this.byCommand.set(step.run.commandId, { job, step });
       const r = await step.run.done;
-      this.byCommand.delete(step.run.commandId);
-      this.publishLogs(job, step);
       step.state = 'finished';
       step.result = r.status;
       step.rc = r.rc;
@@ -297,10 +296,7 @@ export class JobQueue {
   }
 
   private masterEvent(e: MasterEvent): void {
-    if (e.type === 'update') {
-      const entry = this.byCommand.get(e.commandId);
-      if (entry) this.publishLogs(entry.job, entry.step);
-    } else if (e.type === 'attach' && this.isKnownWorker(e.worker)) {
+    if (e.type === 'attach' && this.isKnownWorker(e.worker)) {
       this.o.bus.publish(`workers/${e.worker}/attached`, this.workerJSON(e.worker));
       this.drain(e.worker);
     } else if (e.type === 'detach' && this.isKnownWorker(e.worker)) {
@@ -309,28 +305,22 @@ export class JobQueue {
   }
 
   /**
-   * Publish whatever log text of the step's run has not been published yet. stdio text
+   * Publish a piece of a step's log text as it arrives (each piece once; never re-reading the
+   * run's whole log, which would cost time quadratic in its length). stdio text
    * (header/stdout/stderr) also goes into the job's log; its `offset` is the position there,
    * so a client that fetched the log can drop what it already has. Other logfiles carry
    * their offset within that logfile.
    */
-  private publishLogs(job: Job, step: Step): void {
-    const run = step.run;
-    if (!run) return;
-    for (const [name, text] of Object.entries(run.logs)) {
-      if (name === 'stdout' || name === 'stderr' || name === 'header') continue;
-      const seen = step.published.get(name) ?? 0;
-      if (text.length <= seen) continue;
-      const chunk = text.slice(seen);
-      step.published.set(name, text.length);
-      if (name === 'stdio') {
-        const offset = job.log.length;
-        job.log += chunk;
-        this.o.bus.publish(`jobs/${job.id}/logs`, { job: job.id, step: step.index, log: 'stdio', text: chunk, offset });
-      } else {
-        this.o.bus.publish(`jobs/${job.id}/logs`, { job: job.id, step: step.index, log: name, text: chunk, offset: seen });
-      }
+  private publishLog(job: Job, step: Step, log: string, text: string): void {
+    if (text === '') return;
+    if (log === 'stdout' || log === 'stderr' || log === 'header') {
+      const offset = job.log.length;
+      job.log += text;
+      this.o.bus.publish(`jobs/${job.id}/logs`, { job: job.id, step: step.index, log: 'stdio', text, offset });
+    } else {
+      const offset = step.published.get(log) ?? 0;
+      step.published.set(log, offset + text.length);
+      this.o.bus.publish(`jobs/${job.id}/logs`, { job: job.id, step: step.index, log, text, offset });
     }
   }
 }
-

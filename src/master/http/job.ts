@@ -17,7 +17,7 @@ export interface Step {
   startError?: string;
   commandId?: string;
   run?: CommandRun;
-  /** Per log name: how much of the run's text was already published. */
+  /** Per logfile name (not stdio): characters published so far. */
   published: Map<string, number>;
   /** Once finished: the updates that are not log text (`stat`, `files`, `rc`, `elapsed`, ...), in arrival order. */
   updates?: Array<[string, unknown]>;

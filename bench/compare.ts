@@ -1,12 +1,16 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { startMasterHttp } from '../src/master/http/http-server.js';
 import { startTestMaster, type TestMaster, type TestMasterOptions } from '../src/master/test-master.js';
 import type { WorkerHandle } from '../src/master/worker-handle.js';
+import { MasterClient } from '../test/helpers/master-client.js';
 import { createWorker, pythonUnavailable, type ContenderId, type CreatedWorker, type Protocol, type RunningBenchWorker } from './contenders.js';
 
 /**
  * Runs the same body for both workers on the same embedded master, one worker at a time
- * (so they never compete for the two cores), for every protocol asked for.
+ * (so they never compete for the two cores), for every protocol asked for. Bodies drive
+ * jobs through the master's REST API (`client`), as users do; the worker's figures come
+ * from its pid, so the HTTP hop in the benchmark process does not enter them.
  */
 
 export interface BenchContext {
@@ -22,6 +26,10 @@ export interface Attached {
   contender: ContenderId;
   protocol: Protocol;
   master: TestMaster;
+  /** The master's REST API; jobs for this worker go to `name`. The bench's scratch directory is its transfer directory. */
+  client: MasterClient;
+  /** The worker's name on the master. */
+  name: string;
   handle: WorkerHandle;
   worker: RunningBenchWorker;
   created: CreatedWorker;
@@ -37,7 +45,7 @@ const PASSWORD = 'bench-Secret-pw';
 export type PerContender<T> = Partial<Record<ContenderId, T>> & { missing?: Partial<Record<ContenderId, string>> };
 
 /** Start a created worker and wait until the master has it attached. */
-export async function attach(master: TestMaster, created: CreatedWorker, name: string, protocol: Protocol): Promise<Attached> {
+export async function attach(master: TestMaster, client: MasterClient, created: CreatedWorker, name: string, protocol: Protocol): Promise<Attached> {
   const attached = master.waitForWorker(name, { timeoutMs: ATTACH_TIMEOUT_MS });
   const worker = created.start();
   let handle: WorkerHandle;
@@ -53,6 +61,8 @@ export async function attach(master: TestMaster, created: CreatedWorker, name: s
     contender: created.contender,
     protocol,
     master,
+    client,
+    name,
     handle,
     worker,
     created,
@@ -102,6 +112,8 @@ export async function compareOnEmbeddedMaster<T>(
       workers: { [names.ts]: PASSWORD, [names.python]: PASSWORD },
     });
     const port = protocol === 'pb' ? master.pbPort : master.msgpackPort;
+    const web = await startMasterHttp({ master, workers: Object.values(names), port: 0, transferDir: ctx.root });
+    const client = MasterClient.of(web);
     const results: PerContender<T> = {};
     const attached: Attached[] = [];
     try {
@@ -112,7 +124,7 @@ export async function compareOnEmbeddedMaster<T>(
           continue;
         }
         const created = await createWorker(contender, { port, protocol, name: names[contender], password: PASSWORD }, ctx.root);
-        attached.push(await attach(master, created, names[contender], protocol));
+        attached.push(await attach(master, client, created, names[contender], protocol));
       }
       for (let round = 0; round < repeat; round++) {
         for (let i = 0; i < attached.length; i++) {
@@ -127,6 +139,7 @@ export async function compareOnEmbeddedMaster<T>(
       }
     } finally {
       for (const a of attached) await detach(latest(master, a));
+      await web.close();
       await master.close();
     }
     out.set(protocol, results);
@@ -146,7 +159,7 @@ function latest(_master: TestMaster, a: Attached): Attached {
 /** Stop `a`'s worker and start it again (same directory); the new attachment replaces `a`. */
 export async function reattach(a: Attached): Promise<Attached> {
   await detach(a);
-  const b = await attach(a.master, a.created, a.handle.name, a.protocol);
+  const b = await attach(a.master, a.client, a.created, a.name, a.protocol);
   restarted.set(a, b);
   return b;
 }

@@ -2,7 +2,7 @@ import { compareOnEmbeddedMaster, type BenchContext } from '../compare.js';
 import { cpuSeconds } from '../proc-stats.js';
 import { ratioTarget, type Measurement } from '../results.js';
 
-/** Per-step overhead: many trivial shell steps (`true`) one after the other. */
+/** Per-step overhead: many trivial shell steps (`true`) one after the other, each a job through the REST API. */
 
 export const NAME = 'per-step';
 
@@ -11,11 +11,12 @@ export async function run(ctx: BenchContext): Promise<Measurement[]> {
   const byProtocol = await compareOnEmbeddedMaster(ctx, {}, async (a) => {
     a.builddir();
     // One warm-up step: the first command of a build also starts the build (print('ping')).
-    await a.handle.startCommand('builder', 'shell', { command: ['true'], workdir: 'build' }).done;
+    const step = { command: 'shell', args: { command: ['true'], workdir: 'build' } };
+    await a.client.runStep(a.name, step, { withLogs: false });
     const cpu0 = cpuSeconds(a.worker.pid);
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) {
-      const r = await a.handle.startCommand('builder', 'shell', { command: ['true'], workdir: 'build' }).done;
+      const r = await a.client.runStep(a.name, step, { withLogs: false });
       if (r.rc !== 0) throw new Error(`step ${i} failed on ${a.contender}/${a.protocol}: ${r.status} ${r.failure ?? ''}`);
     }
     const ms = (performance.now() - t0) / steps;

@@ -50,10 +50,10 @@ export async function run(ctx: BenchContext): Promise<Measurement[]> {
   writeBinaryFile(big, fileMB * MB);
   const tree = path.join(ctx.root, `tree-${smallFiles}`);
   const treeInfo = writeSmallFiles(tree, smallFiles);
-  const bigData = readFileSync(big);
+  const bigSize = statSync(big).size;
 
   const refUp = await fileToSocket(big);
-  const refDown = await socketToFile(bigData, path.join(ctx.root, 'ref-down.bin'));
+  const refDown = await socketToFile(readFileSync(big), path.join(ctx.root, 'ref-down.bin'));
   rmSync(path.join(ctx.root, 'ref-down.bin'), { force: true });
   const refUpMBps = refUp.bytes / MB / refUp.seconds;
   const refDownMBps = refDown.bytes / MB / refDown.seconds;
@@ -64,34 +64,34 @@ export async function run(ctx: BenchContext): Promise<Measurement[]> {
     execFileSync('cp', ['-al', tree, path.join(dir, 'tree')]);
 
     const up = await measure(a, 'uploadFile', async () => {
-      const r = await a.handle.startCommand('builder', 'uploadFile', { workersrc: 'big.bin', workdir: 'build', blocksize: UPLOAD_BLOCKSIZE, maxsize: null, keepstamp: false }).done;
-      const bytes = r.upload?.bytes ?? 0;
-      return { bytes, ok: r.status === 'SUCCESS' && bytes === bigData.length, detail: `${r.status} ${bytes} bytes ${r.failure ?? ''} ${r.logs.stdio}` };
+      const r = await a.client.runStep(a.name, { command: 'uploadFile', args: { workersrc: 'big.bin', workdir: 'build', blocksize: UPLOAD_BLOCKSIZE, maxsize: null, keepstamp: false } }, { withLogs: false });
+      const bytes = Number(r.transfer?.bytes ?? 0);
+      return { bytes, ok: r.status === 'SUCCESS' && bytes === bigSize, detail: `${r.status} ${bytes} bytes ${r.failure ?? ''} ${r.startError ?? ''}` };
     });
     ctx.progress(`    upload ${up.mbps.toFixed(1)} MB/s, peak RSS ${up.peakMB.toFixed(0)} MB`);
 
     const down = await measure(a, 'downloadFile', async () => {
-      const r = await a.handle.startCommand(
-        'builder',
-        'downloadFile',
-        { workerdest: 'down.bin', workdir: 'build', blocksize: DOWNLOAD_BLOCKSIZE, maxsize: null, mode: null },
-        { download: { data: bigData, faithfulReadBug: false } },
-      ).done;
+      // The master serves the file from its transfer directory (read into memory at the step's start).
+      const r = await a.client.runStep(
+        a.name,
+        { command: 'downloadFile', args: { workerdest: 'down.bin', workdir: 'build', blocksize: DOWNLOAD_BLOCKSIZE, maxsize: null, mode: null }, mastersrc: path.basename(big) },
+        { withLogs: false },
+      );
       let size = -1;
       try {
         size = statSync(path.join(dir, 'down.bin')).size;
       } catch {
         /* missing: reported below */
       }
-      return { bytes: bigData.length, ok: r.status === 'SUCCESS' && size === bigData.length, detail: `${r.status} file size ${size} ${r.failure ?? ''} ${r.logs.stdio}` };
+      return { bytes: bigSize, ok: r.status === 'SUCCESS' && size === bigSize && r.transfer?.bytes === bigSize, detail: `${r.status} file size ${size} ${r.failure ?? ''} ${r.startError ?? ''}` };
     });
     rmSync(path.join(dir, 'down.bin'), { force: true });
     ctx.progress(`    download ${down.mbps.toFixed(1)} MB/s, peak RSS ${down.peakMB.toFixed(0)} MB`);
 
     const dirUp = await measure(a, 'uploadDirectory', async () => {
-      const r = await a.handle.startCommand('builder', 'uploadDirectory', { workersrc: 'tree', workdir: 'build', blocksize: DIRECTORY_BLOCKSIZE, maxsize: null, compress: null }).done;
-      const bytes = r.upload?.bytes ?? 0;
-      return { bytes, ok: r.status === 'SUCCESS' && bytes > treeInfo.bytes, detail: `${r.status} ${bytes} bytes ${r.failure ?? ''} ${r.logs.stdio}` };
+      const r = await a.client.runStep(a.name, { command: 'uploadDirectory', args: { workersrc: 'tree', workdir: 'build', blocksize: DIRECTORY_BLOCKSIZE, maxsize: null, compress: null } }, { withLogs: false });
+      const bytes = Number(r.transfer?.bytes ?? 0);
+      return { bytes, ok: r.status === 'SUCCESS' && bytes > treeInfo.bytes, detail: `${r.status} ${bytes} bytes ${r.failure ?? ''} ${r.startError ?? ''}` };
     });
     ctx.progress(`    directory ${dirUp.seconds.toFixed(2)} s, peak RSS ${dirUp.peakMB.toFixed(0)} MB`);
     return { up, down, dirUp };

@@ -211,6 +211,7 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .option('--base-url <url>', 'public address of the page behind a reverse proxy, e.g. https://ci.example.org/buildbot/')
     .option('--keep-jobs <n>', 'finished jobs kept in memory, oldest evicted first', String(DEFAULT_MAX_FINISHED_JOBS))
     .option('--keep-log-bytes <n>', 'bytes of finished jobs\' logs kept in memory, oldest evicted first', String(DEFAULT_MAX_FINISHED_LOG_BYTES))
+    .option('--transfer-dir <dir>', 'directory whose files downloadFile steps may send to workers ("mastersrc" in a job step)')
     .option('--config <file>', 'JSON file: {"workers": {"name": "password"}, "builders": ["name"]}')
     .action(
       async (o: {
@@ -227,6 +228,7 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
         baseUrl?: string;
         keepJobs: string;
         keepLogBytes: string;
+        transferDir?: string;
         config?: string;
       }) => {
         const httpPort = o.httpPort === 'none' ? null : Number(o.httpPort);
@@ -255,6 +257,7 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
               baseUrl: o.baseUrl,
               keepJobs,
               keepLogBytes,
+              transferDir: o.transferDir,
               config: o.config,
             },
             (l) => print(l),

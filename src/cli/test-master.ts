@@ -40,6 +40,8 @@ export interface TestMasterCommandOptions {
   keepJobs?: number;
   /** Bytes of finished jobs' logs kept in memory; default DEFAULT_MAX_FINISHED_LOG_BYTES. */
   keepLogBytes?: number;
+  /** Directory downloadFile steps may serve files from (`mastersrc`). */
+  transferDir?: string;
 }
 
 /** Largest config file read. */
@@ -154,6 +156,7 @@ export async function runTestMaster(opts: TestMasterCommandOptions, print: (line
         baseUrl: opts.baseUrl,
         maxFinishedJobs: opts.keepJobs,
         maxFinishedLogBytes: opts.keepLogBytes,
+        transferDir: opts.transferDir,
         defaultBuilder: builderNames[0],
         log: (line) => log.warn(line),
       });

@@ -70,7 +70,7 @@ export interface CommandResult {
 /** Options for `WorkerHandle.startCommand`. */
 export interface StartCommandOptions {
   /** Upload commands: what to do with the data the worker writes. */
-  upload?: { collect?: boolean; onData?: (chunk: Buffer) => void };
+  upload?: { collect?: boolean; onData?: (chunk: Buffer) => void; /** Most bytes collected (default MAX_UPLOAD_COLLECT_BYTES); past it the write fails. */ maxCollectBytes?: number };
   /** downloadFile: the data the master serves through its reader. */
   download?: {
     data: Uint8Array | string;
@@ -89,6 +89,8 @@ export interface StartCommandOptions {
   startBuild?: boolean;
   /** Count log text (`logChars`) instead of keeping it, for steps that print more than memory holds. */
   discardLogs?: boolean;
+  /** Called with each piece of log text as it arrives (`log`: stdout, stderr, header or a logfile name). */
+  onLog?: (log: string, text: string) => void;
 }
 
 /** The connection-side operations a run needs. */
@@ -171,7 +173,10 @@ export class CommandRun {
       this.violations.push(`update ${JSON.stringify(key)} after the command finished`);
       return;
     }
-    if (logText) this.logChars[logText.log] = (this.logChars[logText.log] ?? 0) + logText.text.length;
+    if (logText) {
+      this.logChars[logText.log] = (this.logChars[logText.log] ?? 0) + logText.text.length;
+      this.options.onLog?.(logText.log, logText.text);
+    }
     if (logText && this.options.discardLogs) return;
     this.updates.push([key, value]);
     if (logText) {
@@ -218,7 +223,8 @@ export class CommandRun {
     up.writes++;
     up.bytes += chunk.length;
     if (this.options.upload?.collect) {
-      if (up.bytes > MAX_UPLOAD_COLLECT_BYTES) throw new RangeError(`upload exceeds ${MAX_UPLOAD_COLLECT_BYTES} collected bytes`);
+      const max = this.options.upload.maxCollectBytes ?? MAX_UPLOAD_COLLECT_BYTES;
+      if (up.bytes > max) throw new RangeError(`upload exceeds ${max} collected bytes`);
       this.uploadChunks.push(chunk);
     }
     this.options.upload?.onData?.(chunk);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -8,12 +8,14 @@ import * as tar from 'tar';
 import { startMasterHttp, type MasterHttpServer } from '../../src/master/http/http-server.js';
 import { startTestMaster, type TestMaster } from '../../src/master/test-master.js';
 import type { WorkerHandle } from '../../src/master/worker-handle.js';
+import { MasterClient, MasterClientError, type StepRequest } from '../helpers/master-client.js';
 import { attachWorker, processesWith, startWorker, type Protocol, type RunningWorker } from './harness.js';
 import { eventually } from '../helpers/eventually.js';
 
 /**
  * The worker as users run it (the CLI, a separate process) driven by the embedded test
- * master, with the same cases on both protocols.
+ * master through its REST API, as users drive it, with the same cases on both protocols.
+ * Only the set-up (starting the master, dropping a connection) uses the master's own API.
  */
 
 const PASSWORD = 'e2e-Secret-pw';
@@ -26,6 +28,9 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
     let handle: WorkerHandle;
     let builddir: string;
     let web: MasterHttpServer;
+    let client: MasterClient;
+    /** The master's transfer directory: files downloadFile steps send (`mastersrc`). */
+    let transferDir: string;
     const name = `e2e-${protocol}`;
 
     before(async () => {
@@ -34,39 +39,23 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
       ({ worker, handle } = await attachWorker(master, { protocol, port, name, password: PASSWORD }));
       builddir = path.join(worker.basedir, 'builder', 'build');
       mkdirSync(builddir, { recursive: true });
-      web = await startMasterHttp({ master, workers: [name], port: 0 });
+      transferDir = mkdtempSync(path.join(os.tmpdir(), 'e2e-transfer-'));
+      web = await startMasterHttp({ master, workers: [name], port: 0, transferDir });
+      client = MasterClient.of(web);
     });
 
     after(async () => {
       await web?.close();
       await worker?.stop();
       await master?.close();
+      if (transferDir) rmSync(transferDir, { recursive: true, force: true });
     });
 
-    const run = (command: string, args: Record<string, unknown>, opts = {}) => handle.startCommand('builder', command, args, opts).done;
+    /** One command as a user submits it: a one-step job through the REST API, followed to its end. */
+    const run = (command: string, args: Record<string, unknown>, extra: Omit<StepRequest, 'command' | 'args'> = {}) => client.runStep(name, { command, args, ...extra });
 
-    /**
-     * One command as a user submits it: a job through the REST API, followed to its end by
-     * the log's SSE stream (which ends with the job), then its step and logs.
-     */
-    const viaRest = async (command: string, args: Record<string, unknown>) => {
-      const auth = { Authorization: `Bearer ${web.token}` };
-      const submitted = await fetch(`${web.url}/api/v1/jobs`, {
-        method: 'POST',
-        headers: { ...auth, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ worker: name, builder: 'builder', steps: [{ command, args }] }),
-      });
-      assert.equal(submitted.status, 202);
-      const id = ((await submitted.json()) as { request_id: number }).request_id;
-      await (await fetch(`${web.url}/api/v1/jobs/${id}/log/sse`, { headers: auth })).text();
-      const job = (await (await fetch(`${web.url}/api/v1/jobs/${id}`, { headers: auth })).json()) as { state: string; steps: Array<{ result: string; rc: number }> };
-      assert.equal(job.state, 'finished');
-      const { logs } = (await (await fetch(`${web.url}/api/v1/jobs/${id}/steps/0/logs`, { headers: auth })).json()) as { logs: Record<string, string> };
-      return { status: job.steps[0]!.result, rc: job.steps[0]!.rc, logs: { stdout: '', stderr: '', header: '', stdio: '', ...logs } };
-    };
-
-    test('worker info: info/ files, basedir, commands; no password anywhere', () => {
-      const info = handle.info;
+    test('worker info: info/ files, basedir, commands; no password anywhere', async () => {
+      const info = (await client.request('GET', `/api/v1/workers/${name}`)).info as Record<string, unknown>;
       assert.equal(path.resolve(String(info.basedir)), path.resolve(worker.basedir));
       assert.match(String(info.admin), /\S/);
       assert.ok(typeof info.version === 'string' && info.version.length > 0);
@@ -79,7 +68,7 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
     });
 
     test('shell: output, rc 0, workdir and env', async () => {
-      const r = await viaRest('shell', { command: ['sh', '-c', 'pwd; echo "foo=$FOO"; echo oops >&2'], workdir: 'build', env: { FOO: 'bar' } });
+      const r = await run('shell', { command: ['sh', '-c', 'pwd; echo "foo=$FOO"; echo oops >&2'], workdir: 'build', env: { FOO: 'bar' } });
       assert.equal(r.status, 'SUCCESS', JSON.stringify(r.logs));
       assert.equal(r.rc, 0);
       assert.equal(r.logs.stdout, `${builddir}\nfoo=bar\n`);
@@ -88,13 +77,13 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
     });
 
     test('shell: a failing command gives its rc', async () => {
-      const r = await viaRest('shell', { command: 'exit 3', workdir: 'build' });
+      const r = await run('shell', { command: 'exit 3', workdir: 'build' });
       assert.equal(r.status, 'FAILURE');
       assert.equal(r.rc, 3);
     });
 
     test('shell: 200 000 lines arrive complete and in order', async () => {
-      const r = await viaRest('shell', { command: ['seq', '1', '200000'], workdir: 'build' });
+      const r = await run('shell', { command: ['seq', '1', '200000'], workdir: 'build' });
       assert.equal(r.rc, 0);
       const lines = r.logs.stdout.split('\n');
       assert.equal(lines.length, 200001);
@@ -102,20 +91,20 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
     });
 
     test('shell: a 100 000-character line loses no character', async () => {
-      const r = await viaRest('shell', { command: ['sh', '-c', 'head -c 100000 /dev/zero | tr "\\0" x'], workdir: 'build' });
+      const r = await run('shell', { command: ['sh', '-c', 'head -c 100000 /dev/zero | tr "\\0" x'], workdir: 'build' });
       assert.equal(r.rc, 0);
       assert.equal(r.logs.stdout.replaceAll('\n', ''), 'x'.repeat(100000));
     });
 
     test('shell: interrupt kills the whole process tree', async () => {
       const marker = `${Date.now() % 100000}${protocol === 'pb' ? 1 : 2}`;
-      const started = handle.startCommand('builder', 'shell', { command: ['sh', '-c', `sleep 1${marker} & sleep 2${marker}; echo never`], workdir: 'build' });
+      const id = await client.submit({ worker: name, steps: [{ command: 'shell', args: { command: ['sh', '-c', `sleep 1${marker} & sleep 2${marker}; echo never`], workdir: 'build' } }] });
       await eventually(() => processesWith(`sleep 1${marker}`).length > 0 && processesWith(`sleep 2${marker}`).length > 0, 'the sleeps to start', 10_000);
-      await started.interrupt('test says stop');
-      const r = await started.done;
-      assert.notEqual(r.status, 'SUCCESS');
-      assert.ok(r.interrupted);
-      assert.doesNotMatch(r.logs.stdout, /never/);
+      await client.stop(id);
+      const job = await client.waitForJob(id);
+      assert.equal(job.result, 'CANCELLED');
+      assert.notEqual(job.steps[0]!.result, 'SUCCESS');
+      assert.doesNotMatch((await client.stepLogs(id, 0)).stdout ?? '', /never/);
       await eventually(() => processesWith(`sleep 1${marker}`).length === 0 && processesWith(`sleep 2${marker}`).length === 0, 'no survivors', 10_000);
     });
 
@@ -130,17 +119,19 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
     test('uploadFile: the bytes arrive intact, keepstamp sends the times', async () => {
       const data = randomBytes(3 * 1024 * 1024 + 17);
       writeFileSync(path.join(builddir, 'up.bin'), data);
-      const r = await run('uploadFile', { workersrc: 'up.bin', workdir: 'build', blocksize: 262144, keepstamp: true }, { upload: { collect: true }, faithfulUtimeBug: false });
+      const r = await run('uploadFile', { workersrc: 'up.bin', workdir: 'build', blocksize: 262144, keepstamp: true }, { keep: true });
       assert.equal(r.status, 'SUCCESS', `${r.failure ?? ''} ${JSON.stringify(r.logs)}`);
-      assert.equal(sha256(r.upload!.data), sha256(data));
-      assert.ok(r.upload!.closed);
-      assert.ok(r.upload!.utime, 'utime was sent');
-      assert.equal(Math.round(r.upload!.utime![1]), Math.round(statSync(path.join(builddir, 'up.bin')).mtimeMs / 1000));
+      assert.equal(sha256(await client.upload(r.jobId, 0)), sha256(data));
+      assert.equal(r.transfer!.bytes, data.length);
+      assert.equal(r.transfer!.closed, true);
+      const utime = r.transfer!.utime as [number, number] | null;
+      assert.ok(utime, 'utime was sent');
+      assert.equal(Math.round(utime[1]), Math.round(statSync(path.join(builddir, 'up.bin')).mtimeMs / 1000));
     });
 
     test('uploadFile: maxsize and a missing file are readable FAILUREs', async () => {
       writeFileSync(path.join(builddir, 'big.bin'), randomBytes(100_000));
-      const big = await run('uploadFile', { workersrc: 'big.bin', workdir: 'build', maxsize: 1000 }, { upload: { collect: true } });
+      const big = await run('uploadFile', { workersrc: 'big.bin', workdir: 'build', maxsize: 1000 }, { keep: true });
       assert.equal(big.status, 'FAILURE');
       assert.match(big.logs.stdio, /Maximum filesize reached/);
       const missing = await run('uploadFile', { workersrc: 'nope.bin', workdir: 'build' });
@@ -155,11 +146,11 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
       writeFileSync(path.join(src, 'sub', 'b.bin'), randomBytes(200_000));
       symlinkSync('a.txt', path.join(src, 'link'));
       for (const compress of [null, 'gz']) {
-        const r = await run('uploadDirectory', { workersrc: 'tree', workdir: 'build', compress }, { upload: { collect: true } });
+        const r = await run('uploadDirectory', { workersrc: 'tree', workdir: 'build', compress }, { keep: true });
         assert.equal(r.status, 'SUCCESS', `${r.failure ?? ''} ${JSON.stringify(r.logs)}`);
-        assert.ok(r.upload!.unpacked);
+        assert.equal(r.transfer!.unpacked, true);
         const out = mkdtempSync(path.join(os.tmpdir(), 'untar-'));
-        writeFileSync(path.join(out, 'x.tar'), r.upload!.data);
+        writeFileSync(path.join(out, 'x.tar'), await client.upload(r.jobId, 0));
         await tar.x({ file: path.join(out, 'x.tar'), cwd: out });
         assert.equal(readFileSync(path.join(out, 'a.txt'), 'utf8'), 'alpha\n');
         assert.equal(sha256(readFileSync(path.join(out, 'sub', 'b.bin'))), sha256(readFileSync(path.join(src, 'sub', 'b.bin'))));
@@ -170,12 +161,14 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
 
     test('downloadFile: contents and mode, nothing half-written on failure', async () => {
       const data = randomBytes(1024 * 1024 + 5);
-      const r = await run('downloadFile', { workerdest: 'down.bin', workdir: 'build', mode: 0o640 }, { download: { data, faithfulReadBug: false } });
+      writeFileSync(path.join(transferDir, `down-${protocol}.bin`), data);
+      const r = await run('downloadFile', { workerdest: 'down.bin', workdir: 'build', mode: 0o640 }, { mastersrc: `down-${protocol}.bin` });
       assert.equal(r.status, 'SUCCESS', `${r.failure ?? ''} ${JSON.stringify(r.logs)}`);
       const dest = path.join(builddir, 'down.bin');
       assert.equal(sha256(readFileSync(dest)), sha256(data));
       assert.equal(statSync(dest).mode & 0o777, 0o640);
-      const tooBig = await run('downloadFile', { workerdest: 'big-down.bin', workdir: 'build', maxsize: 1000 }, { download: { data, faithfulReadBug: false } });
+      assert.equal(r.transfer!.bytes, data.length);
+      const tooBig = await run('downloadFile', { workerdest: 'big-down.bin', workdir: 'build', maxsize: 1000 }, { mastersrc: `down-${protocol}.bin` });
       assert.equal(tooBig.status, 'FAILURE');
       assert.match(tooBig.logs.stdio, /Maximum filesize reached/);
       assert.ok(!existsSync(path.join(builddir, 'big-down.bin')), 'no partial file');
@@ -210,7 +203,10 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
     });
 
     test('an unknown command is refused and the worker keeps serving', async () => {
-      const r = await run('noSuchCommand', {});
+      // The REST API refuses it before it reaches a worker ...
+      await assert.rejects(run('noSuchCommand', {}), (err: MasterClientError) => err.status === 400);
+      // ... so the worker's own refusal is reached through the master's protocol API.
+      const r = await handle.startCommand('builder', 'noSuchCommand', {}).done;
       assert.ok(r.startError || r.status === 'EXCEPTION', JSON.stringify(r));
       assert.equal((await run('shell', { command: 'true', workdir: 'build' })).rc, 0);
     });
@@ -221,7 +217,7 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
         await eventually(() => (bad.output().match(/unauthorized login/gi) ?? []).length >= 2, 'two refused attempts', 20_000);
         assert.equal(bad.child.exitCode, null, 'still running');
         assert.ok(!bad.output().includes('wrong-password'), 'the password is not logged');
-        assert.ok(handle.attached, 'the good worker stays attached');
+        assert.equal((await client.request('GET', `/api/v1/workers/${name}`)).connected, true, 'the good worker stays attached');
       } finally {
         await bad.stop();
       }
@@ -232,7 +228,7 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
       handle.disconnect();
       await again;
       handle = master.worker(name)!;
-      assert.ok(handle.attached);
+      assert.equal((await client.request('GET', `/api/v1/workers/${name}`)).connected, true);
       assert.equal((await run('shell', { command: 'echo back', workdir: 'build' })).logs.stdout, 'back\n');
     });
   });

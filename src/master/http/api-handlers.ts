@@ -40,11 +40,12 @@ export function registerApi(router: Router, jobs: JobQueue, defaultBuilder: stri
           'GET workers',
           'GET workers/:name',
           'GET jobs[?worker=&state=]',
-          'POST jobs {worker, builder?, priority?, steps:[{command, args, data?}] | command}',
+          'POST jobs {worker, builder?, priority?, steps:[{command, args, data?|mastersrc?, keep?}] | command}',
           'GET|PUT|DELETE jobs/:id',
           'POST jobs/:id/rebuild',
           'POST jobs/:id {"jsonrpc": "2.0", "method": "stop"|"cancel"|"rebuild"|"reprioritize", "params": {...}, "id"}',
           'GET jobs/:id/steps[/:n[/logs]]',
+          'GET jobs/:id/steps/:n/upload (the bytes an upload step with keep sent)',
           'GET jobs/:id/log[?offset=]',
           'GET jobs/:id/log/sse[?offset=] (SSE: replay, live text, end)',
         ],
@@ -110,6 +111,15 @@ export function registerApi(router: Router, jobs: JobQueue, defaultBuilder: stri
     .add('GET', `${p}/jobs/:id/steps/:step/logs`, (ctx) => {
       const step = stepOf(jobOf(jobs, ctx), ctx);
       return ok({ logs: step.run ? { ...step.run.logs } : {} });
+    })
+    .add('GET', `${p}/jobs/:id/steps/:step/upload`, (ctx) => {
+      const job = jobOf(jobs, ctx);
+      const step = stepOf(job, ctx);
+      if (!step.uploadData) {
+        const why = step.spec.command !== 'uploadFile' && step.spec.command !== 'uploadDirectory' ? 'is not an upload' : step.spec.keep ? 'has not finished' : 'did not ask to keep its bytes ("keep": true)';
+        throw notFound(`step ${step.index} of job ${job.id} ${why}`);
+      }
+      return { status: 200, text: step.uploadData, contentType: 'application/octet-stream' };
     })
     .add('GET', `${p}/jobs/:id/log/sse`, (ctx) => {
       const lastEventId = ctx.req.headers['last-event-id'];

@@ -8,9 +8,9 @@ import { API_PREFIX, registerApi } from './api-handlers.js';
 import { EventBus } from './event-bus.js';
 import { badRequest, HttpError } from './http-error.js';
 import { JobQueue } from './job-queue.js';
-import { CONTROL, dispatchJsonRpc, isJsonRpc } from './json-rpc.js';
+import { CONTROL, dispatchJsonRpc, isJsonRpc, parseControlBody } from './json-rpc.js';
 import { LogStreams } from './log-stream.js';
-import { parseBody, readBody } from './request-body.js';
+import { checkJsonType, parseBody, readBody } from './request-body.js';
 import { Router, type Reply } from './router.js';
 import { SseEndpoint } from './sse-endpoint.js';
 import { isLoopbackAddress, RequestOrigin } from './request-origin.js';
@@ -36,6 +36,8 @@ export interface MasterHttpOptions {
   host?: string;
   /** 0 = any free port. */
   port: number;
+  /** Where downloadFile steps' `mastersrc` files are read from; without it `mastersrc` is refused. */
+  transferDir?: string;
   /** Builder used when a job request names none. Default `builder`. */
   defaultBuilder?: string;
   maxQueuedPerWorker?: number;
@@ -93,6 +95,7 @@ export async function startMasterHttp(o: MasterHttpOptions): Promise<MasterHttpS
     maxQueuedPerWorker: o.maxQueuedPerWorker,
     maxFinishedJobs: o.maxFinishedJobs,
     maxFinishedLogBytes: o.maxFinishedLogBytes,
+    transferDir: o.transferDir,
     log: o.log,
   });
   const router = new Router();
@@ -237,7 +240,17 @@ async function handle(router: Router, guard: Guard, req: IncomingMessage, res: S
     }
     if (url.searchParams.has('_method')) throw badRequest('_method is accepted only in a JSON body, not in the query string');
     let body: Record<string, unknown> = {};
-    if (method === 'POST' || method === 'PUT' || method === 'DELETE') {
+    if (method === 'POST' && isControlResource(router, url.pathname)) {
+      // A POST here is a control call (or a `_method` form override): its body errors are JSON-RPC's.
+      const raw = await readBody(req);
+      const parsed = parseControlBody(checkJsonType(req.headers['content-type'], raw));
+      if ('reply' in parsed) return send(res, parsed.reply);
+      body = parsed.body;
+      if (!hasOverride(body)) {
+        send(res, await dispatchJsonRpc(router, url.pathname, { req, res, params: {}, query: url.searchParams, body }));
+        return;
+      }
+    } else if (method === 'POST' || method === 'PUT' || method === 'DELETE') {
       body = parseBody(method, req.headers['content-type'], await readBody(req));
     }
     if (method === 'POST' && isJsonRpc(body)) {
@@ -278,6 +291,11 @@ async function handle(router: Router, guard: Guard, req: IncomingMessage, res: S
   }
   if (reply) send(res, reply);
 }
+
+/** A resource that takes control calls and no plain POST: every POST to it is JSON-RPC. */
+const isControlResource = (router: Router, p: string): boolean => router.match(CONTROL, p).kind === 'found' && router.match('POST', p).kind !== 'found';
+
+const hasOverride = (body: Record<string, unknown>): boolean => body._method !== undefined && body._method !== null && !isJsonRpc(body);
 
 /**
  * `GET /<page>?token=TOKEN`: the page's way in. The right token sets the cookie and

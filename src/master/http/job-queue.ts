@@ -4,8 +4,10 @@ import type { StartCommandOptions } from '../command-run.js';
 import type { WorkerHandle } from '../worker-handle.js';
 import type { EventBus } from './event-bus.js';
 import { badRequest, notFound, unavailable } from './http-error.js';
-import { Job, stepJSON, type Step } from './job.js';
-import type { JobSpec } from './job-spec.js';
+import { readFile, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { Job, recordOutcome, stepJSON, type Step } from './job.js';
+import { MAX_KEPT_UPLOAD_BYTES, type JobSpec, type StepSpec } from './job-spec.js';
 import { DEFAULT_MAX_FINISHED_JOBS, DEFAULT_MAX_FINISHED_LOG_BYTES } from './job-retention.js';
 
 export interface JobQueueOptions {
@@ -21,6 +23,8 @@ export interface JobQueueOptions {
   maxFinishedLogBytes?: number;
   /** Seconds a 503 tells the client to wait before retrying. Default 5. */
   retryAfterSeconds?: number;
+  /** The directory downloadFile steps' `mastersrc` files are read from; without it `mastersrc` is refused. */
+  transferDir?: string;
   log?: (line: string) => void;
 }
 
@@ -29,7 +33,10 @@ export const DEFAULT_MAX_QUEUED_PER_WORKER = 100;
 /** Bytes of log text a finished job holds: its job log and every step's logs. */
 function logBytes(job: Job): number {
   let n = Buffer.byteLength(job.log);
-  for (const s of job.steps) for (const text of Object.values(s.run?.logs ?? {})) n += Buffer.byteLength(text);
+  for (const s of job.steps) {
+    for (const text of Object.values(s.run?.logs ?? {})) n += Buffer.byteLength(text);
+    n += s.uploadData?.length ?? 0;
+  }
   return n;
 }
 
@@ -46,7 +53,6 @@ export class JobQueue {
   private readonly jobs = new Map<number, Job>();
   private readonly queues = new Map<string, Job[]>();
   private readonly running = new Map<string, Job>();
-  private readonly byCommand = new Map<string, { job: Job; step: Step }>();
   private nextId = 1;
   /** Finished jobs, oldest first, with the log bytes each holds. */
   private readonly finished: Array<{ job: Job; bytes: number }> = [];
@@ -115,6 +121,9 @@ export class JobQueue {
   /** Queue a job; throws 400 (unknown worker/builder) or 503 (worker not connected, queue full). */
   submit(spec: JobSpec, rebuildOf: number | null = null): Job {
     if (!this.isKnownWorker(spec.worker)) throw badRequest(`unknown worker: ${spec.worker}`);
+    if (this.o.transferDir === undefined && spec.steps.some((s) => s.mastersrc !== undefined)) {
+      throw badRequest('mastersrc needs a transfer directory on the server (test-master --transfer-dir DIR)');
+    }
     const handle = this.o.master.worker(spec.worker);
     if (!handle?.attached) throw unavailable(`worker ${spec.worker} is not connected; retry later`, this.retryAfter);
     if (!handle.builders.some((b) => b.name === spec.builder)) {
@@ -213,10 +222,11 @@ export class JobQueue {
       step.state = 'running';
       job.stepLogStart[step.index] = job.log.length;
       this.o.bus.publish(`jobs/${job.id}/steps/${step.index}/started`, stepJSON(step));
-      const opts: StartCommandOptions = {};
-      if (step.spec.data !== undefined) opts.download = { data: step.spec.data, faithfulReadBug: false };
       try {
-        step.run = handle.startCommand(job.spec.builder, step.spec.command, step.spec.args, opts);
+        step.run = handle.startCommand(job.spec.builder, step.spec.command, step.spec.args, {
+          ...(await this.commandOptions(step.spec)),
+          onLog: (log, text) => this.publishLog(job, step, log, text),
+        });
       } catch (err) {
         step.startError = err instanceof Error ? err.message : String(err);
         step.result = handle.attached ? 'EXCEPTION' : 'RETRY';
@@ -226,10 +236,7 @@ export class JobQueue {
         continue;
       }
       step.commandId = step.run.commandId;
-      this.byCommand.set(step.run.commandId, { job, step });
       const r = await step.run.done;
-      this.byCommand.delete(step.run.commandId);
-      this.publishLogs(job, step);
       step.state = 'finished';
       step.result = r.status;
       step.rc = r.rc;
@@ -237,9 +244,35 @@ export class JobQueue {
       if (r.failure !== undefined) step.failure = r.failure;
       if (r.startError !== undefined) step.startError = r.startError;
       if (r.status !== 'SUCCESS') result = r.status;
+      recordOutcome(step, r);
       this.o.bus.publish(`jobs/${job.id}/steps/${step.index}/finished`, stepJSON(step));
     }
     this.finish(job, job.cancelled ? 'CANCELLED' : result);
+  }
+
+  /**
+   * How the master serves a step, like the real master's steps do (not the 3.7 master's
+   * msgpack utime/read bugs): a download's bytes, an upload's writer keeping the bytes or not.
+   */
+  private async commandOptions(spec: StepSpec): Promise<StartCommandOptions> {
+    const opts: StartCommandOptions = { faithfulUtimeBug: false };
+    if (spec.data !== undefined) opts.download = { data: spec.data, faithfulReadBug: false };
+    if (spec.mastersrc !== undefined) opts.download = { data: await this.readMasterSrc(spec.mastersrc), faithfulReadBug: false };
+    if (spec.keep) opts.upload = { collect: true, maxCollectBytes: MAX_KEPT_UPLOAD_BYTES };
+    return opts;
+  }
+
+  /** A file inside the transfer directory (symlinks resolved: it must stay inside). */
+  private async readMasterSrc(src: string): Promise<Buffer> {
+    const root = await realpath(this.o.transferDir!);
+    let file: string;
+    try {
+      file = await realpath(path.join(root, src));
+    } catch {
+      throw new Error(`mastersrc ${src} not available at master`);
+    }
+    if (!file.startsWith(root + path.sep)) throw new Error(`mastersrc ${src} is outside the transfer directory`);
+    return readFile(file);
   }
 
   private finish(job: Job, result: NonNullable<Job['result']>): void {
@@ -263,10 +296,7 @@ export class JobQueue {
   }
 
   private masterEvent(e: MasterEvent): void {
-    if (e.type === 'update') {
-      const entry = this.byCommand.get(e.commandId);
-      if (entry) this.publishLogs(entry.job, entry.step);
-    } else if (e.type === 'attach' && this.isKnownWorker(e.worker)) {
+    if (e.type === 'attach' && this.isKnownWorker(e.worker)) {
       this.o.bus.publish(`workers/${e.worker}/attached`, this.workerJSON(e.worker));
       this.drain(e.worker);
     } else if (e.type === 'detach' && this.isKnownWorker(e.worker)) {
@@ -275,28 +305,22 @@ export class JobQueue {
   }
 
   /**
-   * Publish whatever log text of the step's run has not been published yet. stdio text
+   * Publish a piece of a step's log text as it arrives (each piece once; never re-reading the
+   * run's whole log, which would cost time quadratic in its length). stdio text
    * (header/stdout/stderr) also goes into the job's log; its `offset` is the position there,
    * so a client that fetched the log can drop what it already has. Other logfiles carry
    * their offset within that logfile.
    */
-  private publishLogs(job: Job, step: Step): void {
-    const run = step.run;
-    if (!run) return;
-    for (const [name, text] of Object.entries(run.logs)) {
-      if (name === 'stdout' || name === 'stderr' || name === 'header') continue;
-      const seen = step.published.get(name) ?? 0;
-      if (text.length <= seen) continue;
-      const chunk = text.slice(seen);
-      step.published.set(name, text.length);
-      if (name === 'stdio') {
-        const offset = job.log.length;
-        job.log += chunk;
-        this.o.bus.publish(`jobs/${job.id}/logs`, { job: job.id, step: step.index, log: 'stdio', text: chunk, offset });
-      } else {
-        this.o.bus.publish(`jobs/${job.id}/logs`, { job: job.id, step: step.index, log: name, text: chunk, offset: seen });
-      }
+  private publishLog(job: Job, step: Step, log: string, text: string): void {
+    if (text === '') return;
+    if (log === 'stdout' || log === 'stderr' || log === 'header') {
+      const offset = job.log.length;
+      job.log += text;
+      this.o.bus.publish(`jobs/${job.id}/logs`, { job: job.id, step: step.index, log: 'stdio', text, offset });
+    } else {
+      const offset = step.published.get(log) ?? 0;
+      step.published.set(log, offset + text.length);
+      this.o.bus.publish(`jobs/${job.id}/logs`, { job: job.id, step: step.index, log, text, offset });
     }
   }
 }
-

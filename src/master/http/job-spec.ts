@@ -24,12 +24,19 @@ export const MAX_STEPS = 100;
 const MAX_NAME = 200;
 /** downloadFile: most bytes of `data` a request may carry. */
 export const MAX_DOWNLOAD_DATA = 512 * 1024;
+/** uploadFile/uploadDirectory with `keep`: most bytes the master holds for `GET .../upload`. */
+export const MAX_KEPT_UPLOAD_BYTES = 64 * 1024 * 1024;
+const UPLOADS = new Set(['uploadFile', 'uploadDirectory']);
 
 export interface StepSpec {
   command: string;
   args: Record<string, unknown>;
   /** downloadFile: the contents the master serves. */
   data?: string;
+  /** downloadFile: a file under the server's transfer directory whose bytes the master serves (relative path). */
+  mastersrc?: string;
+  /** Upload commands: keep the uploaded bytes (up to MAX_KEPT_UPLOAD_BYTES) for `GET .../steps/:n/upload`. */
+  keep?: boolean;
 }
 
 export interface JobSpec {
@@ -82,6 +89,21 @@ function parseStep(raw: unknown, i: number): StepSpec {
     if (typeof raw.data !== 'string') throw badRequest(`steps[${i}].data must be a string`);
     if (Buffer.byteLength(raw.data) > MAX_DOWNLOAD_DATA) throw badRequest(`steps[${i}].data exceeds ${MAX_DOWNLOAD_DATA} bytes`);
     step.data = raw.data;
+  }
+  if (raw.mastersrc !== undefined) {
+    if (command !== 'downloadFile') throw badRequest(`steps[${i}].mastersrc is only for downloadFile`);
+    if (raw.data !== undefined) throw badRequest(`steps[${i}]: give either data or mastersrc, not both`);
+    const src = raw.mastersrc;
+    // Relative and without `..`: it names a file inside the transfer directory, nothing else.
+    if (typeof src !== 'string' || src === '' || src.length > 1000 || src.startsWith('/') || src.split(/[\\/]/).some((part) => part === '..' || part === '')) {
+      throw badRequest(`steps[${i}].mastersrc must be a relative path inside the transfer directory, without ..`);
+    }
+    step.mastersrc = src;
+  }
+  if (raw.keep !== undefined) {
+    if (!UPLOADS.has(command)) throw badRequest(`steps[${i}].keep is only for uploadFile and uploadDirectory`);
+    if (typeof raw.keep !== 'boolean') throw badRequest(`steps[${i}].keep must be true or false`);
+    step.keep = raw.keep;
   }
   return step;
 }

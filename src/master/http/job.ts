@@ -1,4 +1,4 @@
-import type { CommandRun, CommandStatus } from '../command-run.js';
+import type { CommandResult, CommandRun, CommandStatus } from '../command-run.js';
 import type { JobSpec, StepSpec } from './job-spec.js';
 
 /** Where a job is in its life. */
@@ -17,8 +17,28 @@ export interface Step {
   startError?: string;
   commandId?: string;
   run?: CommandRun;
-  /** Per log name: how much of the run's text was already published. */
+  /** Per logfile name (not stdio): characters published so far. */
   published: Map<string, number>;
+  /** Once finished: the updates that are not log text (`stat`, `files`, `rc`, `elapsed`, ...), in arrival order. */
+  updates?: Array<[string, unknown]>;
+  /** Once finished, for transfer commands: what the master's writer or reader saw. */
+  transfer?: Record<string, unknown>;
+  /** An upload step with `keep`: the bytes the worker sent (file contents or the tar stream). */
+  uploadData?: Buffer;
+}
+
+/** Update keys that carry log text; the step's logs hold them. */
+const LOG_KEYS = new Set(['stdout', 'stderr', 'header', 'log']);
+
+/** Record on `step` what a finished run reported besides its logs. */
+export function recordOutcome(step: Step, r: CommandResult): void {
+  step.updates = r.updates.filter(([k]) => !LOG_KEYS.has(k));
+  if (r.upload) {
+    const { bytes, writes, closed, unpacked, utime } = r.upload;
+    step.transfer = { bytes, writes, closed, unpacked, utime: utime ?? null, kept: step.spec.keep === true };
+    if (step.spec.keep) step.uploadData = r.upload.data;
+  }
+  if (r.download) step.transfer = { bytes: r.download.bytesServed, reads: r.download.reads, closed: r.download.closed };
 }
 
 /** One job: a list of commands for one worker/builder, run in order, stopping at the first unsuccessful step. */
@@ -84,6 +104,12 @@ export function stepJSON(s: Step): Record<string, unknown> {
   if (s.elapsed !== undefined) out.elapsed = s.elapsed;
   if (s.failure !== undefined) out.failure = s.failure;
   if (s.startError !== undefined) out.start_error = s.startError;
-  if (s.run) out.logs = Object.keys(s.run.logs);
+  if (s.run) {
+    out.logs = Object.keys(s.run.logs);
+    // Characters received per log, so a client can check a large log without fetching it.
+    out.log_sizes = { ...s.run.logChars };
+  }
+  if (s.updates !== undefined) out.updates = s.updates;
+  if (s.transfer !== undefined) out.transfer = s.transfer;
   return out;
 }

@@ -6,7 +6,8 @@ import type { Reply, RouteContext, Router } from './router.js';
  * resource with a JSON-RPC 2.0 body `{"jsonrpc": "2.0", "method", "params": {...}, "id"}`,
  * answered `{"jsonrpc": "2.0", "id", "result"}` or `{"jsonrpc": "2.0", "id", "error": {code, message}}`
  * with Buildbot's HTTP status (400 bad request, 404 no such resource, 501 no such method).
- * Batches are refused, as Buildbot does.
+ * Batches are refused, as Buildbot does. A body that is not JSON at all gets the spec's
+ * parse error (-32700, id null); see README, "the embedded test master".
  */
 
 /** Router method under which resources register their control handler. */
@@ -30,6 +31,26 @@ class BadJsonRpc extends HttpError {
   constructor(message: string) {
     super(400, message);
   }
+}
+
+/** The spec's answer to a body that is not JSON (JSON-RPC 2.0, section 5.1). */
+export const PARSE_ERROR_REPLY = { status: 400, json: { jsonrpc: '2.0', error: { code: JSONRPC_CODES.parse_error, message: 'Parse error' }, id: null } } as const;
+
+/**
+ * Read the body POSTed to a resource with control actions: a JSON object, or the JSON-RPC
+ * error reply for a body that is not JSON (-32700) or not an object (a batch, a number: -32600).
+ */
+export function parseControlBody(raw: Buffer): { body: Record<string, unknown> } | { reply: NonNullable<Reply> } {
+  if (raw.length === 0) return { body: {} };
+  let value: unknown;
+  try {
+    value = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return { reply: { ...PARSE_ERROR_REPLY, json: { ...PARSE_ERROR_REPLY.json } } };
+  }
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return { body: value as Record<string, unknown> };
+  const message = Array.isArray(value) ? 'JSONRPC batch requests are not supported' : 'JSONRPC root object must be an object';
+  return { reply: { status: 400, json: { jsonrpc: '2.0', error: { code: JSONRPC_CODES.invalid_request, message }, id: null } } };
 }
 
 /** Check the envelope; BadJsonRpc (400, invalid request) saying what is wrong. */

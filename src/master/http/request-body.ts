@@ -29,6 +29,15 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
   });
 }
 
+/** The body, if its declared type is JSON; 415 otherwise (see `parseBody`). */
+export function checkJsonType(contentType: string | undefined, body: Buffer): Buffer {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new HttpError(415, `${type === '' ? 'no content type' : `content type ${type.slice(0, 60)}`}: send Content-Type: application/json with a JSON object`);
+  }
+  return body;
+}
+
 /**
  * Parse the body of a POST, PUT or DELETE as a JSON object. Only `application/json` is read:
  * a browser sends that type cross-origin only after a CORS preflight, which this server never
@@ -37,11 +46,8 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
  * PUT and DELETE, which no page can send cross-origin, may come without a body and type.
  */
 export function parseBody(method: string, contentType: string | undefined, body: Buffer): Record<string, unknown> {
-  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') {
-    if (method !== 'POST' && contentType === undefined && body.length === 0) return {};
-    throw new HttpError(415, `${type === '' ? 'no content type' : `content type ${type.slice(0, 60)}`}: send Content-Type: application/json with a JSON object`);
-  }
+  if (method !== 'POST' && contentType === undefined && body.length === 0) return {};
+  checkJsonType(contentType, body);
   if (body.length === 0) return {};
   let value: unknown;
   try {

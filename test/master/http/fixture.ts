@@ -25,6 +25,7 @@ export interface FixtureOptions {
   maxFinishedLogBytes?: number;
   extraWorkers?: string[];
   baseUrl?: string;
+  transferDir?: string;
 }
 
 export async function startFixture(opts: FixtureOptions = {}): Promise<HttpFixture> {
@@ -40,6 +41,7 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<HttpFixtu
     maxFinishedJobs: opts.maxFinishedJobs,
     maxFinishedLogBytes: opts.maxFinishedLogBytes,
     baseUrl: opts.baseUrl,
+    transferDir: opts.transferDir,
   });
   let worker: LocalWorker | undefined;
   let tmp: string | undefined;

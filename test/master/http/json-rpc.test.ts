@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { call, finished, jobWhen, startFixture, type HttpFixture } from './fixture.js';
+import { authHeader, call, finished, jobWhen, startFixture, type HttpFixture } from './fixture.js';
 
 /** Control calls as a Buildbot www client sends them: JSON-RPC 2.0 POSTed to the resource. */
 
@@ -62,5 +62,38 @@ describe('JSON-RPC control on /api/v1 jobs', () => {
       assert.equal(r.body.error.code, code, JSON.stringify(r.body));
       assert.match(r.body.error.message, message);
     }
+  });
+
+  test('a body that is not JSON-RPC: parse error, invalid request, per JSON-RPC 2.0', async () => {
+    const post = async (path: string, raw: string) => {
+      const r = await fetch(fx.web.url + path, { method: 'POST', headers: { ...authHeader(fx.web), 'Content-Type': 'application/json' }, body: raw });
+      return { status: r.status, body: JSON.parse(await r.text()) };
+    };
+    for (const raw of ['{"jsonrpc": "2.0", "method": "stop"', 'not json', '{"a": 1,}']) {
+      const r = await post('/api/v1/jobs/1', raw);
+      assert.equal(r.status, 400, raw);
+      assert.deepEqual(r.body, { jsonrpc: '2.0', error: { code: -32700, message: 'Parse error' }, id: null }, raw);
+    }
+    const batch = await post('/api/v1/jobs/1', JSON.stringify([rpc('stop')]));
+    assert.equal(batch.status, 400);
+    assert.deepEqual(batch.body, { jsonrpc: '2.0', error: { code: -32600, message: 'JSONRPC batch requests are not supported' }, id: null });
+    const scalar = await post('/api/v1/jobs/1', '42');
+    assert.equal(scalar.body.error.code, -32600);
+    assert.equal(scalar.body.id, null);
+    // An object without the envelope is an invalid request, not a REST call the resource lacks.
+    const bare = await post('/api/v1/jobs/1', JSON.stringify({ method: 'stop', params: {}, id: 5 }));
+    assert.equal(bare.status, 400);
+    assert.equal(bare.body.error.code, -32600);
+    assert.match(bare.body.error.message, /missing key 'jsonrpc'/);
+    // Bad params of a known method: -32602, the call's id kept.
+    const badParams = await post('/api/v1/jobs/1', JSON.stringify(rpc('rebuild', { priority: 'high' }, 'p')));
+    assert.equal(badParams.status, 400);
+    assert.equal(badParams.body.id, 'p');
+    assert.equal(badParams.body.error.code, -32602);
+    assert.match(badParams.body.error.message, /priority must be an integer/);
+    // A job submission (plain REST, not a control resource) keeps its REST error for bad JSON.
+    const submit = await post('/api/v1/jobs', 'not json');
+    assert.equal(submit.status, 400);
+    assert.match(submit.body.error, /not valid JSON/);
   });
 });

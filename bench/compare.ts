@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { startMasterHttp } from '../src/master/http/http-server.js';
+import type { MasterVersion } from '../test/interop/real-master.js';
 import { startTestMaster, type TestMaster, type TestMasterOptions } from '../src/master/test-master.js';
 import type { WorkerHandle } from '../src/master/worker-handle.js';
 import { MasterClient } from '../test/helpers/master-client.js';
@@ -20,6 +21,12 @@ export interface BenchContext {
   protocols: Protocol[];
   contenders: ContenderId[];
   progress(line: string): void;
+  /** real-master: runs per worker and workload (medians with min–max are reported). */
+  repeat?: number;
+  /** real-master: which real masters to run against. */
+  masters?: MasterVersion[];
+  /** real-master: factor on the full sizes (1 = the embedded sections' sizes). */
+  realScale?: number;
 }
 
 export interface Attached {

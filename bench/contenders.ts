@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runWorkerCli, WIRE_PROTOCOL, WORKER_BIN, type LocalProtocol } from '../src/cli/local-worker.js';
+import { BB43_SCRIPT } from '../test/interop/real-master.js';
 
 /**
  * The two workers under comparison, each created and started the way its users do:
@@ -17,6 +18,27 @@ export type Protocol = LocalProtocol;
 export const CONTENDER_LABEL: Record<ContenderId, string> = { ts: 'this worker', python: 'Python buildbot-worker' };
 
 export const PYTHON_WORKER = '/usr/bin/buildbot-worker';
+
+/**
+ * Which Python worker release: Debian bookworm's (3.7, at /usr/bin) or the 4.3 one in the root
+ * made by scripts/buildbot-4.3.sh, run through `buildbot-4.3.sh run buildbot-worker ...` (that
+ * command execs down to the worker's python, so the pid started is the worker's own; its
+ * directories must be under /tmp, which the root shares with the host).
+ */
+export type PythonRelease = '3.7' | '4.3';
+
+/** The command line running `buildbot-worker ARGS...` of `release`. */
+function pythonWorkerCommand(release: PythonRelease, args: string[]): [string, string[]] {
+  return release === '3.7' ? [PYTHON_WORKER, args] : ['sh', [BB43_SCRIPT, 'run', 'buildbot-worker', ...args]];
+}
+
+/** `buildbot-worker --version` of `release` (e.g. `4.3.0`), or undefined when it does not run. */
+export function pythonWorkerVersion(release: PythonRelease = '3.7'): string | undefined {
+  const [cmd, args] = pythonWorkerCommand(release, ['--version']);
+  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: '/tmp' });
+  if (r.status !== 0) return undefined;
+  return /worker version: (\S+)/.exec(r.stdout)?.[1] ?? r.stdout.trim().split('\n')[0];
+}
 const SYSTEM_PYTHON = '/usr/bin/python3';
 
 /** Keepalive both workers are created with (the embedded test setups use 30 s too). */
@@ -50,7 +72,12 @@ export interface RunningBenchWorker {
 }
 
 /** Why the Python worker cannot be compared on `protocol`, or undefined when it can. */
-export function pythonUnavailable(protocol: Protocol): string | undefined {
+export function pythonUnavailable(protocol: Protocol, release: PythonRelease = '3.7'): string | undefined {
+  if (release === '4.3') {
+    if (spawnSync('sh', [BB43_SCRIPT, 'check']).status !== 0) return 'no Buildbot 4.3 root (as root: scripts/buildbot-4.3.sh setup)';
+    // The root is made with python3-msgpack and python3-autobahn (scripts/buildbot-4.3.sh).
+    return undefined;
+  }
   if (!existsSync(PYTHON_WORKER)) return 'Debian package buildbot-worker is not installed (apt-get install -y buildbot-worker)';
   if (protocol === 'msgpack') {
     const probe = spawnSync(SYSTEM_PYTHON, ['-c', 'import autobahn, msgpack'], { encoding: 'utf8' });
@@ -65,7 +92,7 @@ function workerEnv(basedir: string): NodeJS.ProcessEnv {
   return env;
 }
 
-export async function createWorker(contender: ContenderId, spec: WorkerSpec, root: string): Promise<CreatedWorker> {
+export async function createWorker(contender: ContenderId, spec: WorkerSpec, root: string, release: PythonRelease = '3.7'): Promise<CreatedWorker> {
   const basedir = mkdtempSync(path.join(root, `${contender}-${spec.protocol}-`));
   const master = `${spec.host ?? '127.0.0.1'}:${spec.port}`;
   const env = workerEnv(basedir);
@@ -76,14 +103,13 @@ export async function createWorker(contender: ContenderId, spec: WorkerSpec, roo
     );
     if (created.code !== 0) throw new Error(`create-worker failed: ${created.stderr}${created.stdout}`);
   } else {
-    const created = spawnSync(
-      PYTHON_WORKER,
-      ['create-worker', '--quiet', '--umask=0o22', '--keepalive', KEEPALIVE, '--protocol', WIRE_PROTOCOL[spec.protocol], basedir, master, spec.name, spec.password],
-      { env, encoding: 'utf8' },
-    );
+    const [cmd, args] = pythonWorkerCommand(release, [
+      'create-worker', '--quiet', '--umask=0o22', '--keepalive', KEEPALIVE, '--protocol', WIRE_PROTOCOL[spec.protocol], basedir, master, spec.name, spec.password,
+    ]);
+    const created = spawnSync(cmd, args, { env, encoding: 'utf8', cwd: root });
     if (created.status !== 0) throw new Error(`buildbot-worker create-worker failed: ${created.stderr}${created.stdout}`);
   }
-  return { contender, basedir, start: () => startCreated(contender, basedir, env) };
+  return { contender, basedir, start: () => startCreated(contender, basedir, env, release) };
 }
 
 /** Extra node options for this worker, for profiling: BENCH_TS_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
@@ -91,9 +117,11 @@ function tsNodeArgs(): string[] {
   return (process.env.BENCH_TS_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 }
 
-function startCreated(contender: ContenderId, basedir: string, env: NodeJS.ProcessEnv): RunningBenchWorker {
+function startCreated(contender: ContenderId, basedir: string, env: NodeJS.ProcessEnv, release: PythonRelease): RunningBenchWorker {
   const [cmd, args] =
-    contender === 'ts' ? [process.execPath, [...tsNodeArgs(), WORKER_BIN, 'start', '--nodaemon', basedir]] : [PYTHON_WORKER, ['start', '--nodaemon', basedir]];
+    contender === 'ts'
+      ? [process.execPath, [...tsNodeArgs(), WORKER_BIN, 'start', '--nodaemon', basedir]]
+      : pythonWorkerCommand(release, ['start', '--nodaemon', basedir]);
   const startedAt = performance.now();
   const child = spawn(cmd, args, { cwd: basedir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -90,3 +90,37 @@ export class PeakRss {
 }
 
 export const MB = 1024 * 1024;
+
+/**
+ * Resident memory of a process over an interval, sampled every `intervalMs`: the series
+ * (for percentiles and a sparkline) and the peak (VmHWM after a reset, as PeakRss).
+ */
+export class RssSeries {
+  private readonly samples: number[] = [];
+  private readonly timer: NodeJS.Timeout;
+  private readonly peak: PeakRss;
+
+  constructor(
+    private readonly pid: number,
+    intervalMs = 100,
+  ) {
+    this.peak = new PeakRss(pid, intervalMs);
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+  }
+
+  private sample(): void {
+    try {
+      this.samples.push(rssBytes(this.pid));
+    } catch {
+      /* the process is gone */
+    }
+  }
+
+  /** Stop sampling: the samples in bytes, in order, and the peak. */
+  stop(): { samples: number[]; peak: number } {
+    clearInterval(this.timer);
+    this.sample();
+    return { samples: this.samples, peak: this.peak.stop() };
+  }
+}

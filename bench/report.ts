@@ -32,14 +32,19 @@ export function renderMarkdown(rows: Measurement[], info: RunInfo): string {
   lines.push('');
   lines.push(
     `Both workers run against the same master in the same run, one after the other; "ratio" is ${CONTENDER_LABEL.ts} ÷ ${CONTENDER_LABEL.python}` +
-      ' (for MB/s higher is better, for seconds, ms and MB lower is better). Regenerate with `npm run bench` (see bench/README.md).',
+      ' (for MB/s higher is better, for seconds, ms and MB lower is better). Where a value is followed by a range, it is the median of repeated runs and the range is their min–max. Regenerate with `npm run bench` (see bench/README.md).',
   );
   lines.push('');
   lines.push(`| Scenario | Metric | Protocol | ${CONTENDER_LABEL.ts} | ${CONTENDER_LABEL.python} | Ratio | Reference | Target |`);
   lines.push('| --- | --- | --- | ---: | ---: | ---: | --- | --- |');
   for (const m of rows) {
     const r = ratio(m);
-    const val = (id: 'ts' | 'python') => (m.values[id] !== undefined ? `${fmt(m.values[id])} ${m.unit}` : `n/a${m.missing?.[id] ? '¹' : ''}`);
+    const val = (id: 'ts' | 'python') => {
+      if (m.values[id] === undefined) return `n/a${m.missing?.[id] ? '¹' : ''}`;
+      const s = m.spread?.[id];
+      // Medians of repeated runs carry their range: "median unit (min–max, n runs)".
+      return `${fmt(m.values[id])} ${m.unit}${s && s.runs > 1 ? ` (${fmt(s.min)}–${fmt(s.max)})` : ''}`;
+    };
     const ref = m.reference ? `${fmt(m.reference.value)} ${m.unit} (${m.reference.label})` : '';
     const targets = (m.targets ?? []).map((t) => `${t.text} ${t.met ? '✅' : '❌'}`).join('<br>');
     lines.push(

@@ -17,12 +17,20 @@ export interface Measurement {
   unit: string;
   better: Better;
   values: Partial<Record<ContenderId, number>>;
+  /** Where `values` are medians of repeated runs: the smallest and largest run, and how many. */
+  spread?: Partial<Record<ContenderId, Spread>>;
   /** Why a value is missing (e.g. the Python worker cannot run this protocol here). */
   missing?: Partial<Record<ContenderId, string>>;
   /** A physical reference in the same unit (e.g. a raw loopback copy), if there is one. */
   reference?: { label: string; value: number };
   targets?: Target[];
   note?: string;
+}
+
+export interface Spread {
+  min: number;
+  max: number;
+  runs: number;
 }
 
 /** this worker / Python, or undefined when one side is missing. */
@@ -49,4 +57,15 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** The p-th percentile (0–100, nearest rank) of a non-empty list. */
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+
+/** The median of `xs` and its spread. */
+export function medianSpread(xs: number[]): { median: number; spread: Spread } {
+  return { median: median(xs), spread: { min: Math.min(...xs), max: Math.max(...xs), runs: xs.length } };
 }

@@ -13,6 +13,7 @@ import type { BenchContext } from './compare.js';
 import { renderMarkdown, type RunInfo } from './report.js';
 import type { Measurement } from './results.js';
 import { renderSvg } from './svg.js';
+import { MASTER_VERSIONS, type MasterVersion } from '../test/interop/real-master.js';
 import * as concurrency from './scenarios/concurrency.js';
 import * as logStreaming from './scenarios/log-streaming.js';
 import * as perStep from './scenarios/per-step.js';
@@ -39,10 +40,20 @@ export interface BenchOptions {
   keep: boolean;
   /** Only render results.md and results.svg again from the results.json of an earlier run. */
   renderOnly: boolean;
+  /** real-master section: runs per worker and workload, masters, size factor. */
+  repeat: number;
+  masters: MasterVersion[];
+  realScale?: number;
+}
+
+function positive(option: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${option} needs a positive number, not ${v}`);
+  return n;
 }
 
 export function parseArgs(argv: string[]): BenchOptions {
-  const o: BenchOptions = { quick: false, protocols: ['pb', 'msgpack'], contenders: ['python', 'ts'], outDir: SOURCE_DIR, keep: false, renderOnly: false };
+  const o: BenchOptions = { quick: false, protocols: ['pb', 'msgpack'], contenders: ['python', 'ts'], outDir: SOURCE_DIR, keep: false, renderOnly: false, repeat: 3, masters: [...MASTER_VERSIONS] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -63,8 +74,15 @@ export function parseArgs(argv: string[]): BenchOptions {
       if (c !== 'ts' && c !== 'python') throw new Error(`--contender is ts or python, not ${c}`);
       o.contenders = [c];
     } else if (a === '--out') o.outDir = path.resolve(value());
+    else if (a === '--repeat') o.repeat = Math.round(positive(a, value()));
+    else if (a === '--real-scale') o.realScale = positive(a, value());
+    else if (a === '--masters') {
+      const ms = value().split(',');
+      for (const m of ms) if (!(MASTER_VERSIONS as readonly string[]).includes(m)) throw new Error(`--masters takes ${MASTER_VERSIONS.join(',')}, not ${m}`);
+      o.masters = ms as MasterVersion[];
+    }
     else if (a === '--help' || a === '-h') {
-      console.log(`usage: node dist/bench/run.js [--quick] [--only ${SCENARIOS.map((s) => s.NAME).join('|')}] [--protocol pb|msgpack] [--contender ts|python] [--out DIR] [--keep] [--render-only]`);
+      console.log(`usage: node dist/bench/run.js [--quick] [--only ${SCENARIOS.map((s) => s.NAME).join('|')}] [--protocol pb|msgpack] [--contender ts|python] [--out DIR] [--keep] [--render-only] [--masters ${MASTER_VERSIONS.join(',')}] [--repeat N] [--real-scale F]`);
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -94,6 +112,9 @@ export async function runBench(o: BenchOptions): Promise<{ rows: Measurement[]; 
     protocols: o.protocols,
     contenders: o.contenders,
     progress: (line) => console.error(line),
+    repeat: o.repeat,
+    masters: o.masters,
+    realScale: o.realScale,
   };
   const rows: Measurement[] = [];
   const info: RunInfo = { quick: o.quick, date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC', machine: machine(), versions: versions(), notes: [], skipped: [] };
@@ -117,7 +138,7 @@ export async function runBench(o: BenchOptions): Promise<{ rows: Measurement[]; 
   }
   info.notes.push(
     `5-minute load average of the machine (${os.cpus().length} cores) after each section: ${loads.join(', ')}. ` +
-      'Other work on the machine slows both workers; each figure is the best of the runs noted in bench/README.md.',
+      'Other work on the machine slows both workers; each figure of the embedded sections is the best of the runs noted in bench/README.md, the real-master section gives medians with min–max.',
   );
   mkdirSync(o.outDir, { recursive: true });
   writeFileSync(path.join(o.outDir, 'results.json'), JSON.stringify({ info, rows }, null, 1) + '\n');

@@ -19,7 +19,7 @@ const WWW_BASE = path.join(REPO_ROOT, 'test', 'interop', 'www-base');
 const PYTHON = '/usr/bin/python3';
 const BUILDBOT = '/usr/bin/buildbot';
 /** Runs programs of the Buildbot 4.3 root (`run PROGRAM ARGS...`, `check`). */
-const BB43 = path.join(REPO_ROOT, 'scripts', 'buildbot-4.3.sh');
+export const BB43_SCRIPT = path.join(REPO_ROOT, 'scripts', 'buildbot-4.3.sh');
 
 /** The masters the interop tests know: Debian bookworm's, and the current release. */
 export type MasterVersion = '3.7' | '4.3';
@@ -31,14 +31,14 @@ export function realMasterUnavailable(version: MasterVersion = '3.7'): string | 
     if (!existsSync(BUILDBOT)) return 'Debian package buildbot is not installed (apt-get install -y buildbot)';
     return undefined;
   }
-  if (spawnSync('sh', [BB43, 'check']).status !== 0) return 'no Buildbot 4.3 root (as root: scripts/buildbot-4.3.sh setup)';
+  if (spawnSync('sh', [BB43_SCRIPT, 'check']).status !== 0) return 'no Buildbot 4.3 root (as root: scripts/buildbot-4.3.sh setup)';
   return undefined;
 }
 
 /** The command line running `buildbot ARGS...` of `version`. */
 function buildbotCommand(version: MasterVersion, args: string[]): [string, string[]] {
   if (version === '3.7') return [PYTHON, [BUILDBOT, ...args]];
-  return ['sh', [BB43, 'run', 'buildbot', ...args]];
+  return ['sh', [BB43_SCRIPT, 'run', 'buildbot', ...args]];
 }
 
 export async function freePort(): Promise<number> {
@@ -103,6 +103,11 @@ export class RealMaster {
     mkdirSync(this.dataDir);
     // The www plugin is copied beside the master, where both masters can import it.
     cpSync(WWW_BASE, path.join(this.dir, 'www-base'), { recursive: true });
+  }
+
+  /** The master's own pid (for 4.3 too: its start command execs down to the master's python). */
+  get pid(): number | undefined {
+    return this.proc?.pid;
   }
 
   get api(): string {

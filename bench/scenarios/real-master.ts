@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { createReadStream, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { BB43_SCRIPT, delay, RealMaster, realMasterUnavailable, SUCCESS, type MasterVersion } from '../../test/interop/real-master.js';
 import type { BenchContext } from '../compare.js';
@@ -50,12 +50,16 @@ export function sizesFor(quick: boolean, scale = DEFAULT_REAL_SCALE): Sizes {
   };
 }
 
-/** The 3.7 master answers every msgpack update_read_file with null: the worker can only write an empty file. */
+/**
+ * On msgpack, both masters (3.7 and 4.3 alike) answer every update_read_file with null: their
+ * call_update_read_file (buildbot/worker/protocols/manager/msgpack.py) drops what the file
+ * reader returned. A FileDownload then writes an empty file with either worker.
+ */
 const MSGPACK_READ_BUG =
-  'the 3.7 master answers every msgpack update_read_file with null, so a FileDownload writes an empty file with either worker (bench/README.md)';
+  "on msgpack the master (3.7 and 4.3 alike) answers every update_read_file with null (call_update_read_file drops what it read), so a FileDownload writes an empty file with either worker (bench/README.md)";
 
-function brokenOn(version: MasterVersion, protocol: Protocol, w: Workload): string | undefined {
-  return version === '3.7' && protocol === 'msgpack' && w === 'download' ? MSGPACK_READ_BUG : undefined;
+function brokenOn(protocol: Protocol, w: Workload): string | undefined {
+  return protocol === 'msgpack' && w === 'download' ? MSGPACK_READ_BUG : undefined;
 }
 
 interface Sample {
@@ -339,6 +343,9 @@ async function onMaster(ctx: BenchContext, version: MasterVersion, s: Sizes, rep
     await master.start();
     const masterPid = master.pid;
     if (masterPid === undefined) throw new Error('the real master has no pid');
+    // Its CPU must be the master's python's, not a wrapper's (scripts/buildbot-4.3.sh execs down to it).
+    const comm = readFileSync(`/proc/${masterPid}/comm`, 'latin1').trim();
+    if (!comm.startsWith('python')) throw new Error(`the real master's pid ${masterPid} is ${comm}, not its python`);
     const missing = new Map<Protocol, Partial<Record<ContenderId, string>>>();
     for (const protocol of ctx.protocols) {
       const miss: Partial<Record<ContenderId, string>> = {};
@@ -359,7 +366,7 @@ async function onMaster(ctx: BenchContext, version: MasterVersion, s: Sizes, rep
     for (const protocol of ctx.protocols) {
       const here = attached.filter((a) => a.protocol === protocol);
       for (const w of WORKLOADS) {
-        const broken = brokenOn(version, protocol, w);
+        const broken = brokenOn(protocol, w);
         const samples: Partial<Record<ContenderId, Sample[]>> = {};
         if (!broken) {
           for (let rep = 0; rep < repeat; rep++) {

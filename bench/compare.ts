@@ -27,6 +27,8 @@ export interface BenchContext {
   masters?: MasterVersion[];
   /** real-master: factor on the full sizes (1 = the embedded sections' sizes). */
   realScale?: number;
+  /** real-master: only these workloads (default all). */
+  workloads?: string[];
 }
 
 export interface Attached {

@@ -44,6 +44,7 @@ export interface BenchOptions {
   repeat: number;
   masters: MasterVersion[];
   realScale?: number;
+  workloads?: string[];
 }
 
 function positive(option: string, v: string): number {
@@ -76,13 +77,17 @@ export function parseArgs(argv: string[]): BenchOptions {
     } else if (a === '--out') o.outDir = path.resolve(value());
     else if (a === '--repeat') o.repeat = Math.round(positive(a, value()));
     else if (a === '--real-scale') o.realScale = positive(a, value());
-    else if (a === '--masters') {
+    else if (a === '--workloads') {
+      const ws = value().split(',');
+      for (const w of ws) if (!(realMaster.WORKLOADS as readonly string[]).includes(w)) throw new Error(`--workloads takes ${realMaster.WORKLOADS.join(',')}, not ${w}`);
+      o.workloads = ws;
+    } else if (a === '--masters') {
       const ms = value().split(',');
       for (const m of ms) if (!(MASTER_VERSIONS as readonly string[]).includes(m)) throw new Error(`--masters takes ${MASTER_VERSIONS.join(',')}, not ${m}`);
       o.masters = ms as MasterVersion[];
     }
     else if (a === '--help' || a === '-h') {
-      console.log(`usage: node dist/bench/run.js [--quick] [--only ${SCENARIOS.map((s) => s.NAME).join('|')}] [--protocol pb|msgpack] [--contender ts|python] [--out DIR] [--keep] [--render-only] [--masters ${MASTER_VERSIONS.join(',')}] [--repeat N] [--real-scale F]`);
+      console.log(`usage: node dist/bench/run.js [--quick] [--only ${SCENARIOS.map((s) => s.NAME).join('|')}] [--protocol pb|msgpack] [--contender ts|python] [--out DIR] [--keep] [--render-only] [--masters ${MASTER_VERSIONS.join(',')}] [--repeat N] [--real-scale F] [--workloads ${realMaster.WORKLOADS.join(',')}]`);
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -115,6 +120,7 @@ export async function runBench(o: BenchOptions): Promise<{ rows: Measurement[]; 
     repeat: o.repeat,
     masters: o.masters,
     realScale: o.realScale,
+    workloads: o.workloads,
   };
   const rows: Measurement[] = [];
   const info: RunInfo = { quick: o.quick, date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC', machine: machine(), versions: versions(), notes: [], skipped: [] };

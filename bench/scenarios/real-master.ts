@@ -23,8 +23,8 @@ export const NAME = 'real-master';
 
 const SOURCE_BENCH = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', '..', 'bench');
 
-const WORKLOADS = ['log', 'upload', 'download', 'directory', 'steps', 'builders'] as const;
-type Workload = (typeof WORKLOADS)[number];
+export const WORKLOADS = ['log', 'upload', 'download', 'directory', 'steps', 'builders'] as const;
+export type Workload = (typeof WORKLOADS)[number];
 
 /** The embedded sections' full sizes; `--real-scale` multiplies them, `--quick` replaces them. */
 const FULL = { logMB: 200, fileMB: 1024, files: 20_000, steps: 500, builders: 50, builderLogMB: 8 };
@@ -365,7 +365,7 @@ async function onMaster(ctx: BenchContext, version: MasterVersion, s: Sizes, rep
     for (const a of attached) await master.waitWorker(a.name);
     for (const protocol of ctx.protocols) {
       const here = attached.filter((a) => a.protocol === protocol);
-      for (const w of WORKLOADS) {
+      for (const w of WORKLOADS.filter((x) => !ctx.workloads || ctx.workloads.includes(x))) {
         const broken = brokenOn(protocol, w);
         const samples: Partial<Record<ContenderId, Sample[]>> = {};
         if (!broken) {

@@ -31,10 +31,10 @@ const FULL = { logMB: 200, fileMB: 1024, files: 20_000, steps: 500, builders: 50
 const QUICK = { logMB: 2, fileMB: 8, files: 200, steps: 10, builders: 5, builderLogMB: 0.5 };
 type Sizes = typeof FULL;
 /**
- * The default factor: full sizes would take about 3 hours for both masters and protocols
- * (bench/README.md), this keeps the section near half an hour.
+ * The default factor: the full sizes take well over an hour for both masters and protocols,
+ * this keeps the section near 25 minutes on a quiet 2-core machine (bench/README.md).
  */
-export const DEFAULT_REAL_SCALE = 0.1;
+export const DEFAULT_REAL_SCALE = 0.25;
 
 export function sizesFor(quick: boolean, scale = DEFAULT_REAL_SCALE): Sizes {
   if (quick) return QUICK;

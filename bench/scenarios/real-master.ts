@@ -31,10 +31,11 @@ const FULL = { logMB: 200, fileMB: 1024, files: 20_000, steps: 500, builders: 50
 const QUICK = { logMB: 2, fileMB: 8, files: 200, steps: 10, builders: 5, builderLogMB: 0.5 };
 type Sizes = typeof FULL;
 /**
- * The default factor: the full sizes take well over an hour for both masters and protocols,
- * this keeps the section near 25 minutes on a quiet 2-core machine (bench/README.md).
+ * The default factor: the full sizes take one to two and a half hours for both masters and
+ * protocols, this keeps the section under about 30 minutes on a quiet 2-core machine
+ * (bench/README.md).
  */
-export const DEFAULT_REAL_SCALE = 0.25;
+export const DEFAULT_REAL_SCALE = 0.1;
 
 export function sizesFor(quick: boolean, scale = DEFAULT_REAL_SCALE): Sizes {
   if (quick) return QUICK;

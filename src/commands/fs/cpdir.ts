@@ -3,7 +3,6 @@ import { makeDirs } from '../../util/make-dirs.js';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Command, CommandArgs, CommandContext } from '../context.js';
 import { requireArgs, secondsArg, stringArg } from '../args.js';
-import { copyTree } from './copy-tree.js';
 import { osErrorOf } from './os-error.js';
 import { DEFAULT_FS_TIMEOUT_SECONDS } from './rmdir.js';
 import { reportStopped } from './stop-report.js';
@@ -41,6 +40,7 @@ export function cpdirCommand(args: CommandArgs): Command {
         ctx.status('rc', 1);
         return;
       }
+      const { copyTree } = await import('./copy-tree.js');
       const watchdog = new Watchdog(ctx.clock, timeout, maxTime, ctx.signal);
       try {
         const copied = await copyTree(from, target, {

@@ -1,6 +1,5 @@
 import type { Command, CommandArgs, CommandContext } from '../context.js';
 import { pathListArg, requireArgs, secondsArg } from '../args.js';
-import { removeTree } from './remove-tree.js';
 import { reportStopped } from './stop-report.js';
 import { StoppedError, Watchdog } from './watchdog.js';
 
@@ -20,6 +19,7 @@ export function rmdirCommand(args: CommandArgs): Command {
   const maxTime = secondsArg('RemoveDirectory', args, 'maxTime', null);
   return {
     async run(ctx: CommandContext): Promise<void> {
+      const { removeTree } = await import('./remove-tree.js');
       let rc = 0;
       for (const path of paths) {
         ctx.output('header', `rmdir ${path}\n`);

@@ -40,9 +40,10 @@ export function cpdirCommand(args: CommandArgs): Command {
         ctx.status('rc', 1);
         return;
       }
-      const { copyTree } = await import('./copy-tree.js');
       const watchdog = new Watchdog(ctx.clock, timeout, maxTime, ctx.signal);
       try {
+        // Imported on first use, after the watchdog has started counting.
+        const { copyTree } = await import('./copy-tree.js');
         const copied = await copyTree(from, target, {
           signal: watchdog.signal,
           onCopied: (src, dst) => {

@@ -1,6 +1,5 @@
 import type { Command, CommandContext, CommandFactory } from './context.js';
 import { parseShellArgs, type ShellOptions } from './shell/shell-args.js';
-import { ShellRun } from './shell/shell-run.js';
 
 export { parseCommand, parseShellArgs, type ShellOptions } from './shell/shell-args.js';
 
@@ -15,7 +14,9 @@ export { parseCommand, parseShellArgs, type ShellOptions } from './shell/shell-a
 export class ShellCommand implements Command {
   constructor(readonly o: ShellOptions) {}
 
-  run(ctx: CommandContext): Promise<void> {
+  async run(ctx: CommandContext): Promise<void> {
+    // Loaded on first use: an idle worker does not carry the process code (bench/README.md, "Memory").
+    const { ShellRun } = await import('./shell/shell-run.js');
     return new ShellRun(this.o, ctx).run();
   }
 }

@@ -374,6 +374,10 @@ class Writer {
   private buf = Buffer.allocUnsafe(256);
   length = 0;
 
+  get capacity(): number {
+    return this.buf.length;
+  }
+
   private reserve(n: number): void {
     if (this.length + n <= this.buf.length) return;
     let size = this.buf.length * 2;
@@ -427,10 +431,22 @@ class Writer {
  * or lists over the limits, integers of 2^448 and beyond) and for non-banana values.
  */
 export function encodeBanana(expr: SExp, dialect: Dialect): Buffer {
-  const w = new Writer();
-  encodeInto(w, expr, dialect, 0);
-  return w.result();
+  // One growable buffer is reused across messages: a fresh one per message grew by doubling
+  // from 256 bytes, about 4× the message in garbage buffers (bench/README.md, "Memory").
+  const w = scratch ?? new Writer();
+  scratch = undefined; // taken, so a nested call (there is none today) gets its own
+  w.length = 0;
+  try {
+    encodeInto(w, expr, dialect, 0);
+    return w.result();
+  } finally {
+    if (w.capacity <= SCRATCH_KEEP_BYTES) scratch = w;
+  }
 }
+
+/** The reused encoding buffer is kept only up to this size, so one big message is not held for good. */
+const SCRATCH_KEEP_BYTES = 1024 * 1024;
+let scratch: Writer | undefined;
 
 function encodeInto(w: Writer, expr: SExp, dialect: Dialect, depth: number): void {
   if (typeof expr === 'number') {

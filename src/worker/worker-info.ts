@@ -48,15 +48,23 @@ async function readBounded(file: string): Promise<Buffer | 'too-big'> {
   try {
     const st = await handle.stat();
     if (st.size > MAX_INFO_FILE_BYTES) return 'too-big';
-    const buf = Buffer.alloc(MAX_INFO_FILE_BYTES + 1);
+    // Sized from the file (these are a few bytes each), not the limit: a zeroed 1 MiB
+    // buffer per file was resident for the worker's whole life (bench/README.md, "Memory").
+    let buf = Buffer.allocUnsafe(Math.max(st.size + 1, 4096));
     let total = 0;
     for (;;) {
+      if (total === buf.length) {
+        // The file grew since stat: read on, up to one byte past the limit.
+        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, MAX_INFO_FILE_BYTES + 1));
+        buf.copy(bigger, 0, 0, total);
+        buf = bigger;
+      }
       const { bytesRead } = await handle.read(buf, total, buf.length - total, total);
       if (bytesRead === 0) break;
       total += bytesRead;
       if (total > MAX_INFO_FILE_BYTES) return 'too-big';
     }
-    return buf.subarray(0, total);
+    return Buffer.from(buf.subarray(0, total));
   } finally {
     await handle.close();
   }

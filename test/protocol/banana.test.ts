@@ -451,3 +451,20 @@ test('property: mutated capture bytes only ever raise ProtocolError', () => {
     { numRuns: 1000 },
   );
 });
+
+test('encoded messages stay independent: after large ones, a refused one, and a change to a returned buffer', () => {
+  const small: SExp = [b('update'), 7, b('stdout'), b('hello\n')];
+  const expected = Buffer.from(encodeBanana(small, 'pb'));
+  const large: SExp = [b('update'), Buffer.alloc(300_000, 0x78)];
+  const largeOut = encodeBanana(large, 'pb');
+  const huge = encodeBanana([Buffer.alloc(MAX_BANANA_STRING_BYTES, 0x79), Buffer.alloc(MAX_BANANA_STRING_BYTES, 0x7a)], 'pb');
+  assert.equal(huge.length > 2 * MAX_BANANA_STRING_BYTES, true);
+  assert.deepEqual(encodeBanana(small, 'pb'), expected);
+  // A buffer already returned is the caller's: encoding more does not touch it.
+  assert.deepEqual(decodeAll(largeOut, 'pb'), [large]);
+  assert.throws(() => encodeBanana([b('partial'), 1n << 448n], 'pb'), bananaError(BananaErrorCode.intRange));
+  const afterError = encodeBanana(small, 'pb');
+  assert.deepEqual(afterError, expected);
+  afterError.fill(0);
+  assert.deepEqual(encodeBanana(small, 'pb'), expected);
+});

@@ -3,7 +3,6 @@ import { makeDirs } from '../../util/make-dirs.js';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Command, CommandArgs, CommandContext } from '../context.js';
 import { requireArgs, secondsArg, stringArg } from '../args.js';
-import { copyTree } from './copy-tree.js';
 import { osErrorOf } from './os-error.js';
 import { DEFAULT_FS_TIMEOUT_SECONDS } from './rmdir.js';
 import { reportStopped } from './stop-report.js';
@@ -43,6 +42,8 @@ export function cpdirCommand(args: CommandArgs): Command {
       }
       const watchdog = new Watchdog(ctx.clock, timeout, maxTime, ctx.signal);
       try {
+        // Imported on first use, after the watchdog has started counting.
+        const { copyTree } = await import('./copy-tree.js');
         const copied = await copyTree(from, target, {
           signal: watchdog.signal,
           onCopied: (src, dst) => {

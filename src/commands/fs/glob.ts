@@ -1,6 +1,5 @@
 import type { Command, CommandArgs, CommandContext } from '../context.js';
 import { requireArgs, stringArg } from '../args.js';
-import { pythonGlob } from './python-glob.js';
 import { reportOsFailure } from './report.js';
 
 /** `glob` (Python `GlobPath`): `('files', glob.glob(path, recursive=True))`, then rc 0. */
@@ -11,6 +10,7 @@ export function globCommand(args: CommandArgs): Command {
     async run(ctx: CommandContext): Promise<void> {
       let files: string[];
       try {
+        const { pythonGlob } = await import('./python-glob.js');
         files = await pythonGlob(path);
       } catch (err) {
         reportOsFailure(ctx, 'glob', path, err);

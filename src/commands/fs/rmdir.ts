@@ -1,6 +1,5 @@
 import type { Command, CommandArgs, CommandContext } from '../context.js';
 import { pathListArg, requireArgs, secondsArg } from '../args.js';
-import { removeTree } from './remove-tree.js';
 import { reportStopped } from './stop-report.js';
 import { StoppedError, Watchdog } from './watchdog.js';
 
@@ -20,11 +19,15 @@ export function rmdirCommand(args: CommandArgs): Command {
   const maxTime = secondsArg('RemoveDirectory', args, 'maxTime', null);
   return {
     async run(ctx: CommandContext): Promise<void> {
+      // Imported on first use; the watchdogs below start counting now, not after the import.
+      const loading = import('./remove-tree.js');
+      loading.catch(() => undefined); // awaited (and reported) below; never unhandled when unused
       let rc = 0;
       for (const path of paths) {
         ctx.output('header', `rmdir ${path}\n`);
         const watchdog = new Watchdog(ctx.clock, timeout, maxTime, ctx.signal);
         try {
+          const { removeTree } = await loading;
           const removed = await removeTree(path, {
             signal: watchdog.signal,
             onRemoved: () => watchdog.progress(),

@@ -5,8 +5,6 @@ import { optionalIntArg, positiveIntArg, requireArgs, stringArg } from '../args.
 import { osErrorOf, pythonOsErrorText } from '../fs/os-error.js';
 import { StoppedError, untilAborted } from '../fs/watchdog.js';
 import { BlockAssembler } from './block-assembler.js';
-import { bzip2Compressed, findBzip2 } from './bzip2-stream.js';
-import { directoryTar, gzipped } from './directory-tar.js';
 import { blockSizeFor, MAX_IN_FLIGHT_BYTES } from './limits.js';
 import { errorText, finishTransfer, maxsizeText } from './outcome.js';
 import { PipelinedWriter, RemoteWriteError } from './pipelined-writer.js';
@@ -63,6 +61,8 @@ async function uploadDirectory(
     if (!os) throw err;
     return finishTransfer(ctx, 1, `Cannot read directory '${path}' for upload: ${pythonOsErrorText(os, path)}`);
   }
+  // Loaded on first use, like tar itself (bench/README.md, "Memory").
+  const [{ bzip2Compressed, findBzip2 }, { directoryTar, gzipped }] = await Promise.all([import('./bzip2-stream.js'), import('./directory-tar.js')]);
   let bzip2: string | undefined;
   if (compression === 'bz2') {
     bzip2 = findBzip2();

@@ -3,7 +3,8 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline, Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import type { WriteEntry } from 'tar';
+import type { Header, WriteEntry, WriteEntrySync } from 'tar';
+import { OwnerNames } from './owner-names.js';
 
 /** Entries packed before the packer yields to the event loop (a few milliseconds of work). */
 export const BATCH_ENTRIES = 256;
@@ -18,6 +19,8 @@ export const SYNC_FILE_BYTES = 256 * 1024;
 export interface DirectoryTarOptions {
   /** Largest piece of a large file read at once. */
   maxReadSize: number;
+  /** Owner names for the headers; default: this machine's /etc/passwd and /etc/group. */
+  ownerNames?: OwnerNames;
   onwarn: (code: string, message: string) => void;
 }
 
@@ -30,7 +33,7 @@ interface Listing {
 /**
  * A tar of the directory `root` (members relative to it, `./` first, then a depth-first walk
  * in sorted name order like Python's `tarfile.add`; symbolic links kept as links, hard links
- * within the tree as links, modes and mtimes kept), as chunks in order.
+ * within the tree as links, modes, mtimes and owners (ids and names) kept), as chunks in order.
  *
  * The `tar` package writes every entry. Its asynchronous packer costs several times the
  * file system work for many small files: one thread-pool round trip per lstat, open, read
@@ -48,6 +51,7 @@ export async function* directoryTar(root: string, options: DirectoryTarOptions):
   const statCache = new Map<string, Stats>();
   // Kept for the whole archive: a file's later hard links become link entries.
   const linkCache = new Map<`${number}:${number}`, string>();
+  const names = options.ownerNames ?? new OwnerNames();
   const entryOptions = {
     cwd,
     strict: true,
@@ -57,6 +61,7 @@ export async function* directoryTar(root: string, options: DirectoryTarOptions):
     statCache,
     linkCache,
     onwarn: options.onwarn,
+    onWriteEntry: (entry: WriteEntry | WriteEntrySync) => withOwnerNames(entry, names),
   };
   const pack = new PackSync(entryOptions);
   let out: Buffer[] = [];
@@ -119,6 +124,32 @@ export async function* directoryTar(root: string, options: DirectoryTarOptions):
   pack.end(); // the end-of-archive blocks
   if (failure) throw failure.error;
   if (outBytes > 0) yield take();
+}
+
+/**
+ * Gives the entry's header the owner's user and group names, as Python's tarfile does (tar
+ * fills `uname` only for the current user, from $USER, and never `gname`). tar calls
+ * `onWriteEntry` just before it creates the header and encodes it, so the header is
+ * completed as it is assigned.
+ */
+function withOwnerNames(entry: WriteEntry | WriteEntrySync, names: OwnerNames): void {
+  const st = entry.stat;
+  if (!st) return;
+  const uname = names.user(st.uid);
+  const gname = names.group(st.gid);
+  let header: Header | undefined;
+  Object.defineProperty(entry, 'header', {
+    configurable: true,
+    enumerable: true,
+    get: () => header,
+    set: (h: Header | undefined) => {
+      if (h) {
+        h.uname = uname;
+        h.gname = gname;
+      }
+      header = h;
+    },
+  });
 }
 
 /** The chunks of one large file's entry, read as they are consumed. */

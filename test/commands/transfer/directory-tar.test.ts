@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Parser, type ReadEntry } from 'tar';
+import { spawnSync } from 'node:child_process';
+import { OwnerNames } from '../../../src/commands/transfer/owner-names.js';
 import { BATCH_BYTES, BATCH_ENTRIES, directoryTar, gzipped, SYNC_FILE_BYTES } from '../../../src/commands/transfer/directory-tar.js';
 import { eventually } from '../../helpers/eventually.js';
 
@@ -30,6 +32,8 @@ interface Member {
   mode: number;
   mtime: number;
   linkpath: string;
+  uname: string;
+  gname: string;
   data: Buffer;
 }
 
@@ -47,6 +51,8 @@ async function members(tarBytes: Buffer): Promise<Member[]> {
           mode: (entry.mode ?? 0) & 0o7777,
           mtime: Math.floor((entry.mtime?.getTime() ?? 0) / 1000),
           linkpath: entry.linkpath ?? '',
+          uname: entry.uname ?? '',
+          gname: entry.gname ?? '',
           data: Buffer.concat(parts),
         }),
       );
@@ -156,5 +162,57 @@ describe('directoryTar', () => {
     assert.deepEqual(list.map((m) => m.path), ['./', 'sub/', 'sub/x.txt']);
     assert.equal(list[2]!.data.toString(), 'x'.repeat(5000));
     assert.ok((await lstat(join(src, 'sub/x.txt'))).isFile());
+  });
+
+  it('headers carry the owner names for the uid and gid, empty for ids without an entry', async () => {
+    const src = join(root, 'owners');
+    await mkdir(join(src, 'sub'), { recursive: true });
+    await writeFile(join(src, 'sub/f'), 'f\n');
+    const longName = `${'n'.repeat(120)}.txt`; // over 100 bytes: a PAX path record
+    await writeFile(join(src, longName), 'long\n');
+    const st = await lstat(join(src, 'sub/f'));
+    const passwd = join(root, 'passwd');
+    const group = join(root, 'group');
+    await writeFile(passwd, `# comment\nbroken\nbuilder:x:${st.uid}:${st.gid}::/home/builder:/bin/sh\nalias:x:${st.uid}:0::/:/bin/sh\n`);
+    await writeFile(group, `staff:x:${st.gid}:\n`);
+    const list = await members((await collect(directoryTar(src, { ...options, ownerNames: new OwnerNames(passwd, group) }))).data);
+    assert.deepEqual(list.map((m) => m.path), ['./', longName, 'sub/', 'sub/f']);
+    for (const m of list) assert.deepEqual([m.path, m.uname, m.gname], [m.path, 'builder', 'staff']);
+    assert.equal(list[1]!.data.toString(), 'long\n');
+
+    const none = await members((await collect(directoryTar(src, { ...options, ownerNames: new OwnerNames(join(root, 'nope'), group) }))).data);
+    assert.deepEqual(none.map((m) => [m.uname, m.gname]), none.map(() => ['', 'staff']));
+  });
+
+  // The master unpacks with Python's tarfile: what it reads must be what Python's worker sends.
+  it("Python's tarfile reads the same members as from Python's own tar of the tree", { skip: spawnSync('python3', ['-c', '1']).status !== 0 && 'no python3' }, async () => {
+    const src = join(root, 'pycompare');
+    await mkdir(join(src, 'd/e'), { recursive: true });
+    await writeFile(join(src, 'd/e/small.txt'), 'small\n');
+    await writeFile(join(src, `d/${'x'.repeat(150)}`), 'long name\n');
+    await writeFile(join(src, 'd/big.bin'), randomBytes(SYNC_FILE_BYTES * 2 + 5));
+    await chmod(join(src, 'd/e/small.txt'), 0o640);
+    await symlink('e/small.txt', join(src, 'd/sym'));
+    await link(join(src, 'd/e/small.txt'), join(src, 'd/hard'));
+    const ours = join(root, 'ours.tar');
+    await writeFile(ours, (await collect(directoryTar(src, options))).data);
+    const script = `
+import hashlib, json, sys, tarfile
+def listing(t):
+    out = []
+    for m in t:
+        data = t.extractfile(m).read() if m.isfile() else b""
+        out.append([m.name.rstrip("/") or ".", m.type.decode(), m.mode, int(m.mtime), m.uid, m.gid, m.uname, m.gname, m.linkname, hashlib.sha256(data).hexdigest()])
+    return out
+py = tarfile.open(fileobj=open(sys.argv[3], "w+b"), mode="w")
+py.add(sys.argv[1], "")
+py.close()
+with tarfile.open(sys.argv[2]) as a, tarfile.open(sys.argv[3]) as b:
+    print(json.dumps([listing(a), listing(b)]))
+`;
+    const r = spawnSync('python3', ['-c', script, src, ours, join(root, 'python.tar')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const [fromOurs, fromPython] = JSON.parse(r.stdout) as [unknown[][], unknown[][]];
+    assert.deepEqual(fromOurs, fromPython);
   });
 });

@@ -15,7 +15,8 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { RealMaster, SUCCESS, waitFor, type MasterVersion } from '../test/interop/real-master.js';
+import { eventually } from '../test/helpers/eventually.js';
+import { RealMaster, SUCCESS, type MasterVersion } from '../test/interop/real-master.js';
 import { benchRoot, createWorker, type ContenderId, type Protocol, type RunningBenchWorker } from './contenders.js';
 import { writeLogFile, writeSmallFiles } from './data.js';
 import { cpuSeconds, MB } from './proc-stats.js';
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
             const builder = `${scenario}-${contender === 'ts' ? 'ts' : 'py'}-${protocol === 'pb' ? 'pb' : 'mp'}`;
             if (profileDir) {
               writeFileSync(path.join(profileDir, 'start'), '');
-              await waitFor(() => !existsSync(path.join(profileDir, 'start')), 'profile start', 60_000);
+              await eventually(() => !existsSync(path.join(profileDir, 'start')), 'profile start', 60_000);
             }
             const before = cpuSeconds(pid);
             const t0 = performance.now();
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
               writeFileSync(path.join(profileDir, 'stop'), '');
               n += 1;
               const file = path.join(profileDir, `${n}.prof`);
-              await waitFor(() => existsSync(file), 'profile', 60_000);
+              await eventually(() => existsSync(file), 'profile', 60_000);
               console.log(`  profile ${file}: ${builder}`);
             }
             if (result.results !== SUCCESS) throw new Error(`${builder}: build result ${result.results}: ${JSON.stringify(result.steps)}`.slice(0, 2000));

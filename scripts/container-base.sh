@@ -6,14 +6,16 @@
 #   scripts/container-base.sh [IMAGE]        (default: localhost/buildbot-worker-ts-base:trixie)
 #   podman build --build-arg BASE=localhost/buildbot-worker-ts-base:trixie -t buildbot-worker-ts .
 #
-# Uses contrib/podman/{containers,storage}.conf unless CONTAINERS_CONF / CONTAINERS_STORAGE_CONF
-# are set. Needs root, debootstrap and podman.
+# Uses contrib/podman/containers.conf and the storage contrib/podman/storage-conf.sh picks
+# (overlay, else vfs) unless CONTAINERS_CONF / CONTAINERS_STORAGE_CONF are set. Needs root,
+# debootstrap and podman.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 image=${1:-localhost/buildbot-worker-ts-base:trixie}
 suite=${BASE_SUITE:-trixie}
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/contrib/podman/containers.conf}
-export CONTAINERS_STORAGE_CONF=${CONTAINERS_STORAGE_CONF:-$PWD/contrib/podman/storage.conf}
+CONTAINERS_STORAGE_CONF=$(contrib/podman/storage-conf.sh)
+export CONTAINERS_STORAGE_CONF
 
 if podman image exists "$image"; then
   echo "container-base: $image exists"

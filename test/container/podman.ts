@@ -12,13 +12,27 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const BASE_IMAGE = process.env.CONTAINER_BASE_IMAGE ?? 'localhost/buildbot-worker-ts-base:trixie';
 export const IMAGE = 'localhost/buildbot-worker-ts:test';
 
-/** The environment every podman call gets: the repository's containers.conf and storage.conf. */
+let storage: { conf: string; note: string } | undefined;
+
+/**
+ * The storage configuration contrib/podman/storage-conf.sh picks (the kernel's overlay, else
+ * vfs), asked once: scripts/container-base.sh asks the same script, so both use one image store.
+ */
+function storageConf(): { conf: string; note: string } {
+  if (storage) return storage;
+  const r = spawnSync(path.join(REPO_ROOT, 'contrib', 'podman', 'storage-conf.sh'), [], { env: { ...process.env, CONTAINERS_CONF: containersConf() }, encoding: 'utf8' });
+  const conf = r.status === 0 ? r.stdout.trim() : '';
+  return (storage = { conf: conf || path.join(REPO_ROOT, 'contrib', 'podman', 'storage-vfs.conf'), note: (r.stderr ?? '').trim() });
+}
+
+const containersConf = () => process.env.CONTAINERS_CONF ?? path.join(REPO_ROOT, 'contrib', 'podman', 'containers.conf');
+
+/** Why the tests use vfs storage instead of overlay, or '' when they use overlay. */
+export const storageNote = (): string => storageConf().note;
+
+/** The environment every podman call gets: the repository's containers.conf and storage configuration. */
 export function podmanEnv(): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    CONTAINERS_CONF: process.env.CONTAINERS_CONF ?? path.join(REPO_ROOT, 'contrib', 'podman', 'containers.conf'),
-    CONTAINERS_STORAGE_CONF: process.env.CONTAINERS_STORAGE_CONF ?? path.join(REPO_ROOT, 'contrib', 'podman', 'storage.conf'),
-  };
+  return { ...process.env, CONTAINERS_CONF: containersConf(), CONTAINERS_STORAGE_CONF: storageConf().conf };
 }
 
 function which(cmd: string): boolean {
@@ -27,17 +41,15 @@ function which(cmd: string): boolean {
 
 /** Why the container tests cannot run here, or undefined when they can. */
 export function podmanUnavailable(): string | undefined {
-  // Opt-in: building the image takes tens of minutes on vfs storage, more than the CI run
-  // affords; a base image left on a machine must not turn them on by surprise.
-  if (process.env.CONTAINER_TESTS !== '1') return 'set CONTAINER_TESTS=1 to run the container tests (after scripts/container-base.sh)';
+  if (process.env.CONTAINER_TESTS === '0') return 'CONTAINER_TESTS=0 turns the container tests off';
   if (!which('podman')) return 'podman is not installed (apt-get install -y podman runc)';
   if (!which('runc')) return 'runc is not installed (apt-get install -y runc)';
   if (process.getuid?.() !== 0) return 'the container tests run rootful podman: run them as root';
   const info = spawnSync('podman', ['info', '--format', '{{.Host.OCIRuntime.Name}}'], { env: podmanEnv(), encoding: 'utf8' });
   if (info.status !== 0) return `podman does not work here: ${info.stderr.trim().slice(0, 300)}`;
   const base = podman(['image', 'exists', BASE_IMAGE]);
-  // Making the base and the first image build take tens of minutes on vfs storage: the
-  // suite runs them only once the base exists (scripts/container-base.sh makes it).
+  // Making the base takes minutes and needs debootstrap and a Debian mirror: the suite runs
+  // only once it exists (scripts/container-base.sh makes it; .ci/run calls it).
   if (base.status !== 0) return `no base image ${BASE_IMAGE}: make it with scripts/container-base.sh to run the container tests`;
   return undefined;
 }

@@ -33,9 +33,12 @@ COPY src ./src
 RUN if [ -f tsconfig.build.json ]; then npx tsc -p tsconfig.build.json; else npx tsc -p tsconfig.json; fi \
  && test -f dist/src/cli/main.js
 # Runtime dependencies only; `npm rebuild` runs their install scripts (node-pty's native build),
-# not the package's own.
+# not the package's own. node-pty loads build/Release first: its prebuilt binaries for other
+# platforms (58 MB) and the sources it was built from are not needed at run time.
 RUN rm -rf node_modules && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && npm rebuild && node -e "require('node-pty')" && npm cache clean --force
+ && npm rebuild && npm cache clean --force \
+ && rm -rf node_modules/node-pty/prebuilds node_modules/node-pty/deps node_modules/node-pty/third_party \
+ && node -e "require('node-pty').spawn('true', []).onExit(({ exitCode }) => process.exit(exitCode))"
 
 # --- runtime: no compilers, no sources, no dev dependencies ---
 FROM ${BASE}
@@ -43,9 +46,11 @@ FROM ${BASE}
 # did not spawn) and forwards SIGTERM/SIGINT to the worker. git and friends are what most
 # builds need first; extend this image for the rest. bzip2 compresses DirectoryUpload's
 # compress='bz2'.
+# apt-get clean: the downloaded packages (about 90 MB) stay in the layer otherwise; images
+# with Debian's docker-clean hook drop them anyway, a debootstrapped base does not.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini ca-certificates git curl bzip2 \
- && rm -rf /var/lib/apt/lists/* \
+ && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
  && useradd --create-home --home-dir /home/buildbot --shell /bin/bash buildbot \
  && mkdir /buildbot && chown buildbot:buildbot /buildbot
 COPY --from=build /opt/buildbot-worker/node_modules /opt/buildbot-worker/node_modules

@@ -16,7 +16,7 @@ import { startTestMaster, type TestMaster } from '../../src/master/test-master.j
 import type { WorkerHandle } from '../../src/master/worker-handle.js';
 import { eventually } from '../helpers/eventually.js';
 import { REPO_ROOT, RealMaster, SUCCESS, realMasterUnavailable, REST_POLLING } from '../interop/real-master.js';
-import { IMAGE, buildImage, ok, podman, podmanAsync, podmanEnv, podmanUnavailable, removeContainer } from './podman.js';
+import { IMAGE, buildImage, ok, podman, podmanAsync, podmanEnv, podmanUnavailable, removeContainer, storageNote } from './podman.js';
 
 const skip = podmanUnavailable();
 const PROTOCOLS = [['pb', 'pb'], ['msgpack', 'msgpack_experimental_v7']] as const;
@@ -133,7 +133,8 @@ describe('the image under podman', { skip, timeout: 30 * 60_000 }, () => {
     assert.ok(buildbotUid > 0);
   });
 
-  test('the image: tini as PID 1, the worker as user buildbot, no compilers', () => {
+  test('the image: tini as PID 1, the worker as user buildbot, no compilers', (t) => {
+    t.diagnostic(storageNote() || 'podman storage: overlay');
     const r = ok(podman(['run', '--rm', '--entrypoint', 'sh', IMAGE, '-c', 'command -v gcc cc g++ c++ make || true; id -un']), 'podman run');
     assert.equal(r, 'buildbot\n', 'no compiler on PATH, user buildbot');
     const inspect = JSON.parse(ok(podman(['image', 'inspect', IMAGE]), 'podman image inspect'))[0];

@@ -7,7 +7,7 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chownSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
@@ -304,6 +304,10 @@ function pythonDockerUnavailable(): string | undefined {
 async function startPodmanService(dir: string): Promise<{ socket: string; stop(): Promise<void> }> {
   const socket = path.join(dir, 'podman.sock');
   const proc = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { env: podmanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  // A cancelled test (a failed hook, a timeout) never reaches its finally: the service must
+  // not outlive the test process.
+  const killOnExit = () => proc.kill('SIGTERM');
+  process.once('exit', killOnExit);
   let err = '';
   proc.stderr.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-4000)));
   const ping = () =>
@@ -319,6 +323,7 @@ async function startPodmanService(dir: string): Promise<{ socket: string; stop()
   return {
     socket,
     stop: async () => {
+      process.removeListener('exit', killOnExit);
       if (proc.exitCode !== null) return;
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
@@ -363,6 +368,7 @@ describe('a real Buildbot 3.7 master starts the image as a DockerLatentWorker th
     } finally {
       await master.stop();
       await service.stop();
+      rmSync(dir, { recursive: true, force: true });
       for (const name of containers().split('\n').filter(Boolean)) removeContainer(name.split(' ')[0]!);
     }
   });

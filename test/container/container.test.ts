@@ -87,6 +87,7 @@ async function runAttached(opts: RunOptions): Promise<Running> {
   const close = async () => {
     removeContainer(name);
     await master.close();
+    rmSync(dir, { recursive: true, force: true });
   };
   try {
     ok(await podmanAsync(args), 'podman run');

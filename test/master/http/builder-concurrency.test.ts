@@ -39,11 +39,17 @@ for (const protocol of ['pb', 'msgpack'] as const) {
       return r.body.request_id as number;
     };
 
+    /** An /sse client of every job's `started` and `finished` events. */
+    const startsAndFinishes = async (): Promise<SseClient> => {
+      const sse = await SseClient.connect(fx.web.url, fx.web.token, 'jobs/*/started');
+      assert.equal((await call(fx.web, 'GET', `/sse/add/${sse.uuid}/jobs/*/finished`)).status, 200);
+      return sse;
+    };
+
     test('jobs on two builders of one worker run at the same time', async () => {
       const release = path.join(tmp, 'release-both');
-      const sse = await SseClient.connect(fx.web.url, fx.web.token, 'jobs/*/started');
+      const sse = await startsAndFinishes();
       try {
-        await call(fx.web, 'GET', `/sse/add/${sse.uuid}/jobs/*/finished`);
         const a = await blockingJob('b1', release);
         const b = await blockingJob('b2', release);
         // Neither can finish before the release file exists: both started means both run at once.
@@ -63,9 +69,8 @@ for (const protocol of ['pb', 'msgpack'] as const) {
     test('two jobs on one builder run one after the other; the other builder is not held up', async () => {
       const releaseFirst = path.join(tmp, 'release-first');
       const releaseRest = path.join(tmp, 'release-rest');
-      const sse = await SseClient.connect(fx.web.url, fx.web.token, 'jobs/*/started');
+      const sse = await startsAndFinishes();
       try {
-        await call(fx.web, 'GET', `/sse/add/${sse.uuid}/jobs/*/finished`);
         const first = await blockingJob('b1', releaseFirst);
         const second = await blockingJob('b1', releaseRest);
         const other = await blockingJob('b2', releaseRest);

@@ -47,7 +47,8 @@ export type StopOutcome = 'cancelled' | 'interrupting';
  * The self-serve job queue: one queue per worker, higher priority first (then submission
  * order). As in Buildbot, a builder runs one job at a time and different builders of a
  * worker run theirs at once (the worker has no `max_builds` limit, Buildbot's default);
- * a job waits only for its own builder, so the order is per builder. Publishes on the bus:
+ * a job waits only for its own builder, so the order is per builder (docs/test-master-queue.md).
+ * Publishes on the bus:
  * `jobs/<id>/new|started|updated|finished`, `jobs/<id>/steps/<n>/started|finished`,
  * `jobs/<id>/logs` (`{job, step, log, text, offset}`), `workers/<name>/attached|detached`.
  */

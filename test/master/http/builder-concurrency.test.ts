@@ -28,12 +28,15 @@ for (const protocol of ['pb', 'msgpack'] as const) {
       fs.rmSync(tmp, { recursive: true, force: true });
     });
 
-    /** A job on `builder` that says it started, then waits for `release` to exist. */
+    /**
+     * A job on `builder` that says it started, then waits for `release` to exist (or for the
+     * test's directory to be gone: a failed test leaves no command behind).
+     */
     const blockingJob = async (builder: string, release: string): Promise<number> => {
       const r = await call(fx.web, 'POST', '/api/v1/jobs', {
         worker: fx.name,
         builder,
-        command: `echo started; while [ ! -e '${release}' ]; do sleep 0.05; done; echo released`,
+        command: `echo started; while [ -d '${tmp}' ] && [ ! -e '${release}' ]; do sleep 0.05; done; echo released`,
       });
       assert.equal(r.status, 202, JSON.stringify(r.body));
       return r.body.request_id as number;

@@ -49,7 +49,7 @@ async function refreshWorkers() {
   body.replaceChildren(...workers.map((w) => {
     const tr = el('tr');
     tr.append(el('td', w.name), el('td', w.connected ? 'yes' : 'no', w.connected ? 'yes' : 'no'), el('td', w.protocol || ''),
-      el('td', w.builders.join(', ')), el('td', w.running === null ? '' : '#' + w.running), el('td', w.queued.length));
+      el('td', w.builders.join(', ')), el('td', w.running.map((id) => '#' + id).join(', ')), el('td', w.queued.length));
     return tr;
   }));
   const sel = $('submit-worker');

@@ -23,6 +23,7 @@ export interface StepJSON {
 
 export interface JobJSON {
   id: number;
+  builder: string;
   state: 'queued' | 'running' | 'finished';
   result: string | null;
   steps: StepJSON[];
@@ -101,6 +102,11 @@ export class MasterClient {
     return this.request<JobJSON>('GET', `/api/v1/jobs/${id}`);
   }
 
+  /** Every job the master keeps for `worker`, read in one request. */
+  async jobs(worker: string): Promise<JobJSON[]> {
+    return (await this.request<{ jobs: JobJSON[] }>('GET', `/api/v1/jobs?worker=${encodeURIComponent(worker)}`)).jobs;
+  }
+
   /** Cancel a queued job or interrupt a running one. */
   async stop(id: number): Promise<void> {
     await this.request('DELETE', `/api/v1/jobs/${id}`);
@@ -124,27 +130,57 @@ export class MasterClient {
    * end early, it polls.
    */
   async waitForJob(id: number, timeoutMs = 120_000): Promise<JobJSON> {
+    const check = async (): Promise<JobJSON | undefined> => {
+      const job = await this.job(id);
+      return job.state === 'finished' ? job : undefined;
+    };
+    return this.onFinished(`jobs/${id}/finished`, check, `job ${id} to finish`, timeoutMs);
+  }
+
+  /**
+   * The worker's jobs, read right when the first of `ids` is seen finished: after each
+   * `jobs/<id>/finished` event on `/sse` the jobs are read in one request, so running jobs'
+   * `log_sizes` show how far they got at that moment. `opened` is called once the stream is
+   * open, so the jobs can be submitted after it (and `ids` given then) without a finish
+   * being missed.
+   */
+  async whenFirstFinished(worker: string, ids: Promise<readonly number[]>, opened: () => void, timeoutMs = 120_000): Promise<JobJSON[]> {
+    const check = async (): Promise<JobJSON[] | undefined> => {
+      const wanted = await ids;
+      const jobs = (await this.jobs(worker)).filter((j) => wanted.includes(j.id));
+      return jobs.some((j) => j.state === 'finished') ? jobs : undefined;
+    };
+    return this.onFinished('jobs/*/finished', check, `a job of ${worker} to finish`, timeoutMs, opened);
+  }
+
+  /**
+   * `check` once the `/sse` stream on `topic` is open (so no finish can be missed) and after
+   * each event on it, until it gives a value. Should the stream end early, it polls.
+   */
+  private async onFinished<T>(topic: string, check: () => Promise<T | undefined>, what: string, timeoutMs: number, opened?: () => void): Promise<T> {
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), timeoutMs);
     try {
-      const r = await fetch(`${this.url}/sse/listen/jobs/${id}/finished`, { headers: this.auth, signal: ac.signal });
-      if (r.status !== 200 || !r.body) throw new MasterClientError(r.status, `GET /sse/listen/jobs/${id}/finished: ${r.status} ${await r.text()}`);
+      const r = await fetch(`${this.url}/sse/listen/${topic}`, { headers: this.auth, signal: ac.signal });
+      if (r.status !== 200 || !r.body) throw new MasterClientError(r.status, `GET /sse/listen/${topic}: ${r.status} ${await r.text()}`);
       const events = sseEvents(r.body);
       // The handshake: from here on the finish cannot be missed.
       if ((await events.next()).value !== 'handshake') throw new Error(`/sse did not start with a handshake`);
-      const now = await this.job(id);
-      if (now.state === 'finished') return now;
-      for await (const name of events) if (name === 'event') return await this.job(id);
+      opened?.();
+      let found = await check();
+      if (found !== undefined) return found;
+      for await (const name of events) if (name === 'event' && (found = await check()) !== undefined) return found;
     } catch (err) {
-      if (ac.signal.aborted) throw new Error(`job ${id} did not finish within ${timeoutMs} ms`);
+      if (ac.signal.aborted) throw new Error(`waited ${timeoutMs} ms for ${what}`);
       throw err;
     } finally {
       clearTimeout(timer);
       ac.abort();
+      opened?.();
     }
-    let job: JobJSON | undefined;
-    await eventually(async () => (job = await this.job(id)).state === 'finished', `job ${id} to finish`, timeoutMs);
-    return job!;
+    let found: T | undefined;
+    await eventually(async () => (found = await check()) !== undefined, what, timeoutMs);
+    return found!;
   }
 
   /** Submit a job, wait for its end, and give each step with its logs (`withLogs: false`: without fetching them). */

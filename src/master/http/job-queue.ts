@@ -45,14 +45,18 @@ export type StopOutcome = 'cancelled' | 'interrupting';
 
 /**
  * The self-serve job queue: one queue per worker, higher priority first (then submission
- * order), one job running per worker at a time. Publishes on the bus:
+ * order). As in Buildbot, a builder runs one job at a time and different builders of a
+ * worker run theirs at once (the worker has no `max_builds` limit, Buildbot's default);
+ * a job waits only for its own builder, so the order is per builder (docs/test-master-queue.md).
+ * Publishes on the bus:
  * `jobs/<id>/new|started|updated|finished`, `jobs/<id>/steps/<n>/started|finished`,
  * `jobs/<id>/logs` (`{job, step, log, text, offset}`), `workers/<name>/attached|detached`.
  */
 export class JobQueue {
   private readonly jobs = new Map<number, Job>();
   private readonly queues = new Map<string, Job[]>();
-  private readonly running = new Map<string, Job>();
+  /** Per worker: the running job of each busy builder. */
+  private readonly running = new Map<string, Map<string, Job>>();
   private nextId = 1;
   /** Finished jobs, oldest first, with the log bytes each holds. */
   private readonly finished: Array<{ job: Job; bytes: number }> = [];
@@ -95,7 +99,7 @@ export class JobQueue {
       info: h?.info ?? null,
       builders: h ? h.builders.map((b) => b.name) : [],
       queued: this.queued(name).map((j) => j.id),
-      running: this.running.get(name)?.id ?? null,
+      running: [...(this.running.get(name)?.values() ?? [])].map((j) => j.id).sort((a, b) => a - b),
     };
   }
 
@@ -196,19 +200,33 @@ export class JobQueue {
     queue.splice(i, 0, job);
   }
 
+  /** Start the first queued job of every idle builder of the worker. */
   private drain(worker: string): void {
-    if (this.running.has(worker)) return;
     const handle = this.o.master.worker(worker);
-    if (!handle?.attached) return;
-    const job = this.queues.get(worker)?.shift();
-    if (!job) return;
-    this.running.set(worker, job);
+    const queue = this.queues.get(worker);
+    if (!handle?.attached || !queue) return;
+    let busy = this.running.get(worker);
+    if (!busy) this.running.set(worker, (busy = new Map()));
+    for (let i = 0; i < queue.length; ) {
+      const job = queue[i]!;
+      if (busy.has(job.spec.builder)) {
+        i++;
+        continue;
+      }
+      queue.splice(i, 1);
+      this.start(job, handle, busy);
+    }
+  }
+
+  private start(job: Job, handle: WorkerHandle, busy: Map<string, Job>): void {
+    const builder = job.spec.builder;
+    busy.set(builder, job);
     job.state = 'running';
     job.startedAt = Date.now();
     this.o.bus.publish(`jobs/${job.id}/started`, job.toJSON());
     void this.run(job, handle).finally(() => {
-      this.running.delete(worker);
-      this.drain(worker);
+      busy.delete(builder);
+      this.drain(job.worker);
     });
   }
 

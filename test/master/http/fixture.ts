@@ -26,13 +26,15 @@ export interface FixtureOptions {
   extraWorkers?: string[];
   baseUrl?: string;
   transferDir?: string;
+  /** The master's builders (default: one, `builder`). */
+  builders?: string[];
 }
 
 export async function startFixture(opts: FixtureOptions = {}): Promise<HttpFixture> {
   const name = `w-${opts.protocol ?? 'none'}`;
   const workers: Record<string, string> = { [name]: PASSWORD };
   for (const w of opts.extraWorkers ?? []) workers[w] = PASSWORD;
-  const master = await startTestMaster({ workers });
+  const master = await startTestMaster({ workers, ...(opts.builders ? { builders: opts.builders.map((b) => ({ name: b, builddir: b })) } : {}) });
   const web = await startMasterHttp({
     master,
     workers: Object.keys(workers),

@@ -80,7 +80,7 @@ for (const protocol of ['pb', 'msgpack'] as const) {
       const c = (await call(fx.web, 'POST', '/api/v1/jobs', { worker: fx.name, command: 'echo C' })).body.request_id as number;
       let w = await call(fx.web, 'GET', `/api/v1/workers/${fx.name}`);
       assert.deepEqual(w.body.queued, [a, b, c]);
-      assert.equal(w.body.running, blockerId);
+      assert.deepEqual(w.body.running, [blockerId]);
 
       const put = await call(fx.web, 'PUT', `/api/v1/jobs/${c}`, { priority: 5 });
       assert.equal(put.status, 202);

@@ -97,14 +97,23 @@ export async function createWorker(contender: ContenderId, spec: WorkerSpec, roo
   const master = `${spec.host ?? '127.0.0.1'}:${spec.port}`;
   const env = workerEnv(basedir);
   if (contender === 'ts') {
-    const created = await runWorkerCli(
-      ['create-worker', '--quiet', '--umask=0o22', '--keepalive', KEEPALIVE, '--protocol', WIRE_PROTOCOL[spec.protocol], basedir, master, spec.name, spec.password],
-      { env },
-    );
+    const created = await runWorkerCli(['create-worker', '--quiet', '--umask=0o22', '--keepalive', KEEPALIVE, '--protocol', WIRE_PROTOCOL[spec.protocol], basedir, master, spec.name, spec.password], {
+      env,
+    });
     if (created.code !== 0) throw new Error(`create-worker failed: ${created.stderr}${created.stdout}`);
   } else {
     const [cmd, args] = pythonWorkerCommand(release, [
-      'create-worker', '--quiet', '--umask=0o22', '--keepalive', KEEPALIVE, '--protocol', WIRE_PROTOCOL[spec.protocol], basedir, master, spec.name, spec.password,
+      'create-worker',
+      '--quiet',
+      '--umask=0o22',
+      '--keepalive',
+      KEEPALIVE,
+      '--protocol',
+      WIRE_PROTOCOL[spec.protocol],
+      basedir,
+      master,
+      spec.name,
+      spec.password,
     ]);
     const created = spawnSync(cmd, args, { env, encoding: 'utf8', cwd: root });
     if (created.status !== 0) throw new Error(`buildbot-worker create-worker failed: ${created.stderr}${created.stdout}`);
@@ -118,10 +127,7 @@ function tsNodeArgs(): string[] {
 }
 
 function startCreated(contender: ContenderId, basedir: string, env: NodeJS.ProcessEnv, release: PythonRelease): RunningBenchWorker {
-  const [cmd, args] =
-    contender === 'ts'
-      ? [process.execPath, [...tsNodeArgs(), WORKER_BIN, 'start', '--nodaemon', basedir]]
-      : pythonWorkerCommand(release, ['start', '--nodaemon', basedir]);
+  const [cmd, args] = contender === 'ts' ? [process.execPath, [...tsNodeArgs(), WORKER_BIN, 'start', '--nodaemon', basedir]] : pythonWorkerCommand(release, ['start', '--nodaemon', basedir]);
   const startedAt = performance.now();
   const child = spawn(cmd, args, { cwd: basedir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -47,9 +47,7 @@ export function renderMarkdown(rows: Measurement[], info: RunInfo): string {
     };
     const ref = m.reference ? `${fmt(m.reference.value)} ${m.unit} (${m.reference.label})` : '';
     const targets = (m.targets ?? []).map((t) => `${t.text} ${t.met ? '✅' : '❌'}`).join('<br>');
-    lines.push(
-      `| ${cell(m.scenario)} | ${cell(m.metric)} | ${m.protocol} | ${val('ts')} | ${val('python')} | ${r === undefined ? '—' : `${fmt(r)}×`} | ${cell(ref)} | ${targets} |`,
-    );
+    lines.push(`| ${cell(m.scenario)} | ${cell(m.metric)} | ${m.protocol} | ${val('ts')} | ${val('python')} | ${r === undefined ? '—' : `${fmt(r)}×`} | ${cell(ref)} | ${targets} |`);
   }
   const reasons = new Set<string>();
   for (const m of rows) for (const why of Object.values(m.missing ?? {})) if (why) reasons.add(why);

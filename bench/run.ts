@@ -85,9 +85,10 @@ export function parseArgs(argv: string[]): BenchOptions {
       const ms = value().split(',');
       for (const m of ms) if (!(MASTER_VERSIONS as readonly string[]).includes(m)) throw new Error(`--masters takes ${MASTER_VERSIONS.join(',')}, not ${m}`);
       o.masters = ms as MasterVersion[];
-    }
-    else if (a === '--help' || a === '-h') {
-      console.log(`usage: node dist/bench/run.js [--quick] [--only ${SCENARIOS.map((s) => s.NAME).join('|')}] [--protocol pb|msgpack] [--contender ts|python] [--out DIR] [--keep] [--render-only] [--masters ${MASTER_VERSIONS.join(',')}] [--repeat N] [--real-scale F] [--workloads ${realMaster.WORKLOADS.join(',')}]`);
+    } else if (a === '--help' || a === '-h') {
+      console.log(
+        `usage: node dist/bench/run.js [--quick] [--only ${SCENARIOS.map((s) => s.NAME).join('|')}] [--protocol pb|msgpack] [--contender ts|python] [--out DIR] [--keep] [--render-only] [--masters ${MASTER_VERSIONS.join(',')}] [--repeat N] [--real-scale F] [--workloads ${realMaster.WORKLOADS.join(',')}]`,
+      );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }

@@ -44,9 +44,7 @@ export function renderSvg(rows: Measurement[], title: string): string {
     const x2 = x(Math.min(Math.max(b.advantage, 2 ** minExp), 2 ** maxExp));
     const good = b.advantage >= 1;
     parts.push(`<text x="${labelW - 8}" y="${y + 15}" text-anchor="end">${esc(b.label)}</text>`);
-    parts.push(
-      `<rect x="${Math.min(x1, x2).toFixed(1)}" y="${y + 4}" width="${Math.abs(x2 - x1).toFixed(1)}" height="${rowH - 8}" fill="${good ? '#3a7d44' : '#c0392b'}"/>`,
-    );
+    parts.push(`<rect x="${Math.min(x1, x2).toFixed(1)}" y="${y + 4}" width="${Math.abs(x2 - x1).toFixed(1)}" height="${rowH - 8}" fill="${good ? '#3a7d44' : '#c0392b'}"/>`);
     const met = b.m.targets?.length ? (b.m.targets.every((t) => t.met) ? ' ✓' : ' ✗') : '';
     parts.push(`<text x="${(Math.max(x1, x2) + 6).toFixed(1)}" y="${y + 15}" fill="#333">${fmt(b.advantage)}×${met}</text>`);
   });

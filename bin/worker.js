@@ -2,6 +2,11 @@
 // Entry point of the installed CLI: runs the compiled JavaScript, never a TypeScript loader.
 import { main } from '../dist/src/cli/main.js';
 main(process.argv).then(
-  (code) => { if (typeof code === 'number') process.exitCode = code; },
-  (err) => { console.error(err instanceof Error ? err.message : String(err)); process.exitCode = 1; },
+  (code) => {
+    if (typeof code === 'number') process.exitCode = code;
+  },
+  (err) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exitCode = 1;
+  },
 );

@@ -43,16 +43,17 @@ function localEnv() {
 
 // npm's git clones live in its cache: <cache>/_cacache/tmp/git-clone*. Elsewhere (a checkout
 // installed with `npm install -g <dir>`) the global symlink to this directory is the install.
-const inGitClone = /^git-clone/.test(path.basename(root)) && path.basename(path.dirname(root)) === 'tmp'
-  && path.basename(path.dirname(path.dirname(root))) === '_cacache';
+const inGitClone = /^git-clone/.test(path.basename(root)) && path.basename(path.dirname(root)) === 'tmp' && path.basename(path.dirname(path.dirname(root))) === '_cacache';
 
 if (inGitClone && process.env.npm_config_global === 'true' && process.env.npm_config_prefix) {
   const prefix = process.env.npm_config_prefix;
-  const installed = process.platform === 'win32'
-    ? path.join(prefix, 'node_modules', pkg.name)
-    : path.join(prefix, 'lib', 'node_modules', pkg.name);
+  const installed = process.platform === 'win32' ? path.join(prefix, 'node_modules', pkg.name) : path.join(prefix, 'lib', 'node_modules', pkg.name);
   let st = null;
-  try { st = fs.lstatSync(installed); } catch { /* not there */ }
+  try {
+    st = fs.lstatSync(installed);
+  } catch {
+    /* not there */
+  }
   if (st?.isSymbolicLink() && fs.realpathSync(installed) === fs.realpathSync(root)) {
     fs.unlinkSync(installed);
     fs.mkdirSync(installed);
@@ -61,7 +62,12 @@ if (inGitClone && process.env.npm_config_global === 'true' && process.env.npm_co
 
 const require = createRequire(path.join(root, 'package.json'));
 let haveTsc = true;
-try { require.resolve('typescript/bin/tsc'); require.resolve('@types/node/package.json'); } catch { haveTsc = false; }
+try {
+  require.resolve('typescript/bin/tsc');
+  require.resolve('@types/node/package.json');
+} catch {
+  haveTsc = false;
+}
 // `npm ci --omit=dev` in a built checkout (the Dockerfile's runtime dependencies): no compiler
 // wanted, and the compiled code is there.
 const omitDev = (process.env.npm_config_omit ?? '').split(/\s+/).includes('dev');
@@ -72,8 +78,7 @@ if (!haveTsc && omitDev && !inGitClone) {
 }
 if (!haveTsc) {
   // A checkout without its dependencies: the build tools, and what a linked checkout runs with.
-  run(process.platform === 'win32' ? 'npm.cmd' : 'npm',
-    ['ci', '--include=dev', '--no-audit', '--no-fund', '--global=false'], localEnv());
+  run(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['ci', '--include=dev', '--no-audit', '--no-fund', '--global=false'], localEnv());
 }
 
 fs.rmSync(path.join(root, 'dist', 'src'), { recursive: true, force: true });

@@ -39,7 +39,10 @@ test('the per-codec tables are views onto the one table', () => {
 
 test('no error code is written inline outside the table', () => {
   const files = sourceFiles(SRC);
-  assert.ok(files.some((f) => f.endsWith(path.join('src', TABLE_FILE))), `sources not found under ${SRC}`);
+  assert.ok(
+    files.some((f) => f.endsWith(path.join('src', TABLE_FILE))),
+    `sources not found under ${SRC}`,
+  );
   const offenders: string[] = [];
   for (const file of files) {
     if (path.relative(SRC, file) === TABLE_FILE) continue;

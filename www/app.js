@@ -5,18 +5,20 @@
 'use strict';
 
 // Every URL is relative to the page, so the page works under a proxy's path prefix (--base-url).
-const api = (path, init) => fetch('api/v1/' + path, init).then(async (r) => {
-  const ct = r.headers.get('content-type') || '';
-  const body = ct.includes('json') ? await r.json() : await r.text();
-  if (r.status === 401) showLogin();
-  if (!r.ok) throw new Error((body && body.error) || r.statusText);
-  return body;
-});
-const post = (path, body, method) => api(path, {
-  method: method || 'POST',
-  headers: { 'Content-Type': 'application/json' },
-  body: JSON.stringify(body || {}),
-});
+const api = (path, init) =>
+  fetch('api/v1/' + path, init).then(async (r) => {
+    const ct = r.headers.get('content-type') || '';
+    const body = ct.includes('json') ? await r.json() : await r.text();
+    if (r.status === 401) showLogin();
+    if (!r.ok) throw new Error((body && body.error) || r.statusText);
+    return body;
+  });
+const post = (path, body, method) =>
+  api(path, {
+    method: method || 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body || {}),
+  });
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, text, cls) => {
@@ -46,15 +48,29 @@ function send(cmd, fields) {
 async function refreshWorkers() {
   const { workers } = await api('workers');
   const body = $('workers').tBodies[0];
-  body.replaceChildren(...workers.map((w) => {
-    const tr = el('tr');
-    tr.append(el('td', w.name), el('td', w.connected ? 'yes' : 'no', w.connected ? 'yes' : 'no'), el('td', w.protocol || ''),
-      el('td', w.builders.join(', ')), el('td', w.running.map((id) => '#' + id).join(', ')), el('td', w.queued.length));
-    return tr;
-  }));
+  body.replaceChildren(
+    ...workers.map((w) => {
+      const tr = el('tr');
+      tr.append(
+        el('td', w.name),
+        el('td', w.connected ? 'yes' : 'no', w.connected ? 'yes' : 'no'),
+        el('td', w.protocol || ''),
+        el('td', w.builders.join(', ')),
+        el('td', w.running.map((id) => '#' + id).join(', ')),
+        el('td', w.queued.length),
+      );
+      return tr;
+    }),
+  );
   const sel = $('submit-worker');
   const current = sel.value;
-  sel.replaceChildren(...workers.map((w) => { const o = el('option', w.name); o.value = w.name; return o; }));
+  sel.replaceChildren(
+    ...workers.map((w) => {
+      const o = el('option', w.name);
+      o.value = w.name;
+      return o;
+    }),
+  );
   if (current) sel.value = current;
 }
 
@@ -69,7 +85,11 @@ function scheduleRefresh() {
 }
 
 const pad = (n) => String(n).padStart(2, '0');
-const clock = (ms) => { if (!ms) return ''; const d = new Date(ms); return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`; };
+const clock = (ms) => {
+  if (!ms) return '';
+  const d = new Date(ms);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+};
 function duration(seconds) {
   if (seconds === null || seconds === undefined || !isFinite(seconds)) return '';
   if (seconds < 60) return seconds.toFixed(seconds < 10 ? 2 : 1) + ' s';
@@ -88,16 +108,26 @@ async function refreshJobs() {
     body.replaceChildren(el('tr'));
     body.rows[0].append(td);
   } else {
-    body.replaceChildren(...jobs.map((j) => {
-      const tr = el('tr', undefined, 'job' + (j.id === selected ? ' selected' : ''));
-      tr.dataset.id = j.id;
-      if (j.state === 'running') tr.dataset.started = j.started_at;
-      tr.append(el('td', '#' + j.id), el('td', j.worker), el('td', j.steps.map((s) => s.command).join(', ')), el('td', j.priority, 'num'),
-        el('td', j.state), el('td', j.result || '', j.result || ''), el('td', clock(j.submitted_at), 'time'), el('td', clock(j.started_at), 'time'),
-        el('td', duration(jobSeconds(j)), 'time duration'));
-      tr.addEventListener('click', () => select(j.id));
-      return tr;
-    }));
+    body.replaceChildren(
+      ...jobs.map((j) => {
+        const tr = el('tr', undefined, 'job' + (j.id === selected ? ' selected' : ''));
+        tr.dataset.id = j.id;
+        if (j.state === 'running') tr.dataset.started = j.started_at;
+        tr.append(
+          el('td', '#' + j.id),
+          el('td', j.worker),
+          el('td', j.steps.map((s) => s.command).join(', ')),
+          el('td', j.priority, 'num'),
+          el('td', j.state),
+          el('td', j.result || '', j.result || ''),
+          el('td', clock(j.submitted_at), 'time'),
+          el('td', clock(j.started_at), 'time'),
+          el('td', duration(jobSeconds(j)), 'time duration'),
+        );
+        tr.addEventListener('click', () => select(j.id));
+        return tr;
+      }),
+    );
   }
   const job = jobs.find((j) => j.id === selected);
   if (job) showJob(job);
@@ -156,23 +186,31 @@ function renderSteps() {
       log.insertBefore(b.body, before);
     }
     const rcClass = s.rc === null || s.rc === undefined ? '' : s.rc === 0 ? 'rc ok' : 'rc bad';
-    b.sep.replaceChildren(el('span', `step ${s.index + 1}`), el('span', stepCommand(s), 'cmd'),
+    b.sep.replaceChildren(
+      el('span', `step ${s.index + 1}`),
+      el('span', stepCommand(s), 'cmd'),
       el('span', s.rc === null || s.rc === undefined ? (s.state === 'running' ? 'running' : s.state) : `rc ${s.rc}`, rcClass),
-      el('span', duration(s.elapsed), 'dur'), el('span', s.result || '', s.result || ''));
+      el('span', duration(s.elapsed), 'dur'),
+      el('span', s.result || '', s.result || ''),
+    );
     if (s.state === 'finished' && !b.split) {
       b.split = true;
-      api(`jobs/${currentJob.id}/steps/${s.index}/logs`).then(({ logs }) => {
-        const parts = [];
-        // The header (command, directory, environment) folds away: the output is what one reads.
-        if (logs.header) {
-          const d = el('details', undefined, 'header');
-          d.append(el('summary', `header · ${logs.header.split('\n')[0].slice(0, 120)}`), el('pre', logs.header));
-          parts.push(d);
-        }
-        if (logs.stdout) parts.push(el('pre', logs.stdout, 'stdout'));
-        if (logs.stderr) parts.push(el('pre', logs.stderr, 'stderr'));
-        b.body.replaceChildren(...parts);
-      }).catch(() => { b.split = false; });
+      api(`jobs/${currentJob.id}/steps/${s.index}/logs`)
+        .then(({ logs }) => {
+          const parts = [];
+          // The header (command, directory, environment) folds away: the output is what one reads.
+          if (logs.header) {
+            const d = el('details', undefined, 'header');
+            d.append(el('summary', `header · ${logs.header.split('\n')[0].slice(0, 120)}`), el('pre', logs.header));
+            parts.push(d);
+          }
+          if (logs.stdout) parts.push(el('pre', logs.stdout, 'stdout'));
+          if (logs.stderr) parts.push(el('pre', logs.stderr, 'stderr'));
+          b.body.replaceChildren(...parts);
+        })
+        .catch(() => {
+          b.split = false;
+        });
     }
   }
   renderLive();
@@ -193,7 +231,10 @@ function renderLive() {
 // Log chunks carry their offset in the job's log: the snapshot and live chunks may overlap
 // or arrive out of order, so append only what extends the text and hold back what leaves a gap.
 function applyChunk(offset, text) {
-  if (offset > logText.length) { pending.push({ offset, text }); return; }
+  if (offset > logText.length) {
+    pending.push({ offset, text });
+    return;
+  }
   const fresh = text.slice(logText.length - offset);
   if (!fresh) return;
   logText += fresh;
@@ -257,13 +298,17 @@ function connect() {
       if (msg.m.job === selected && msg.m.log === 'stdio') {
         if (stepOffsets[msg.m.step] === undefined) {
           stepOffsets[msg.m.step] = msg.m.offset;
-          api(`jobs/${selected}`).then(showJob).catch(() => undefined);
+          api(`jobs/${selected}`)
+            .then(showJob)
+            .catch(() => undefined);
         }
         applyChunk(msg.m.offset, msg.m.text);
         renderLive();
       }
     } else if (selected && msg.k.startsWith(`jobs/${selected}/steps/`)) {
-      api(`jobs/${selected}`).then(showJob).catch(() => undefined);
+      api(`jobs/${selected}`)
+        .then(showJob)
+        .catch(() => undefined);
     } else {
       scheduleRefresh();
     }
@@ -291,17 +336,22 @@ $('log-stop').addEventListener('click', () => {
   if (selected) post(`jobs/${selected}`, {}, 'DELETE').catch(() => undefined);
 });
 $('log-rebuild').addEventListener('click', () => {
-  if (selected) post(`jobs/${selected}/rebuild`).then((r) => select(r.request_id)).catch(() => undefined);
+  if (selected)
+    post(`jobs/${selected}/rebuild`)
+      .then((r) => select(r.request_id))
+      .catch(() => undefined);
 });
 
 // First paint with data: the lists appear once workers and jobs are both loaded; the newest
 // job is shown when the address names none.
-Promise.all([refreshWorkers(), refreshJobs()]).then(([, jobs]) => {
-  $('loading').hidden = true;
-  $('main').hidden = false;
-  if (!selected && jobs.length) selected = jobs[0].id;
-  connect();
-}).catch(() => {
-  $('loading').hidden = true;
-  connect();
-});
+Promise.all([refreshWorkers(), refreshJobs()])
+  .then(([, jobs]) => {
+    $('loading').hidden = true;
+    $('main').hidden = false;
+    if (!selected && jobs.length) selected = jobs[0].id;
+    connect();
+  })
+  .catch(() => {
+    $('loading').hidden = true;
+    connect();
+  });

@@ -21,37 +21,42 @@ export async function run(ctx: BenchContext): Promise<Measurement[]> {
   const file = path.join(ctx.root, `concurrent-${perBuilderMB}mb.txt`);
   writeLogFile(file, perBuilderMB * MB, 7);
   const names = Array.from({ length: builders }, (_, i) => `b${String(i).padStart(2, '0')}`);
-  const byProtocol = await compareOnEmbeddedMaster(ctx, { builders: names.map((n) => ({ name: n, builddir: n })) }, async (a) => {
-    for (const n of names) a.builddir(n);
-    // The /sse stream is open before the first job is submitted: no finish can come before it.
-    let submitted!: (ids: readonly number[]) => void;
-    const idsKnown = new Promise<readonly number[]>((resolve) => (submitted = resolve));
-    let open!: () => void;
-    const opened = new Promise<void>((resolve) => (open = resolve));
-    const firstDone = a.client.whenFirstFinished(a.name, idsKnown, open);
-    firstDone.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
-    await Promise.race([opened, firstDone]);
-    const cpu0 = cpuSeconds(a.worker.pid);
-    const t0 = performance.now();
-    const ids = await Promise.all(names.map((n) => a.client.submit({ worker: a.name, builder: n, steps: [{ command: 'shell', args: { command: ['cat', file], workdir: 'build' } }] })));
-    submitted(ids);
-    const results = await Promise.all(ids.map((id) => a.client.waitForJob(id)));
-    const seconds = (performance.now() - t0) / 1000;
-    const cpu = cpuSeconds(a.worker.pid) - cpu0;
-    const stdoutBytes = (j: JobJSON): number => j.steps[0]?.log_sizes?.stdout ?? 0;
-    const atFirst = (await firstDone).map(stdoutBytes);
-    const fairness = Math.min(...atFirst) / Math.max(...atFirst);
-    let total = 0;
-    for (const j of results) {
-      const bytes = stdoutBytes(j);
-      if (j.result !== 'SUCCESS' || j.steps[0]?.rc !== 0 || bytes !== perBuilderMB * MB) {
-        throw new Error(`a concurrent job failed on ${a.contender}/${a.protocol}: job ${j.id} on ${j.builder}: ${j.result} rc ${j.steps[0]?.rc} ${bytes} bytes`);
+  const byProtocol = await compareOnEmbeddedMaster(
+    ctx,
+    { builders: names.map((n) => ({ name: n, builddir: n })) },
+    async (a) => {
+      for (const n of names) a.builddir(n);
+      // The /sse stream is open before the first job is submitted: no finish can come before it.
+      let submitted!: (ids: readonly number[]) => void;
+      const idsKnown = new Promise<readonly number[]>((resolve) => (submitted = resolve));
+      let open!: () => void;
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      const firstDone = a.client.whenFirstFinished(a.name, idsKnown, open);
+      firstDone.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+      await Promise.race([opened, firstDone]);
+      const cpu0 = cpuSeconds(a.worker.pid);
+      const t0 = performance.now();
+      const ids = await Promise.all(names.map((n) => a.client.submit({ worker: a.name, builder: n, steps: [{ command: 'shell', args: { command: ['cat', file], workdir: 'build' } }] })));
+      submitted(ids);
+      const results = await Promise.all(ids.map((id) => a.client.waitForJob(id)));
+      const seconds = (performance.now() - t0) / 1000;
+      const cpu = cpuSeconds(a.worker.pid) - cpu0;
+      const stdoutBytes = (j: JobJSON): number => j.steps[0]?.log_sizes?.stdout ?? 0;
+      const atFirst = (await firstDone).map(stdoutBytes);
+      const fairness = Math.min(...atFirst) / Math.max(...atFirst);
+      let total = 0;
+      for (const j of results) {
+        const bytes = stdoutBytes(j);
+        if (j.result !== 'SUCCESS' || j.steps[0]?.rc !== 0 || bytes !== perBuilderMB * MB) {
+          throw new Error(`a concurrent job failed on ${a.contender}/${a.protocol}: job ${j.id} on ${j.builder}: ${j.result} rc ${j.steps[0]?.rc} ${bytes} bytes`);
+        }
+        total += bytes;
       }
-      total += bytes;
-    }
-    ctx.progress(`    ${(total / MB / seconds).toFixed(1)} MB/s total, fairness ${fairness.toFixed(2)}, worker CPU ${cpu.toFixed(1)} s`);
-    return { mbps: total / MB / seconds, fairness, cpu };
-  }, { repeat: ctx.quick ? 1 : 2, score: (x) => x.mbps });
+      ctx.progress(`    ${(total / MB / seconds).toFixed(1)} MB/s total, fairness ${fairness.toFixed(2)}, worker CPU ${cpu.toFixed(1)} s`);
+      return { mbps: total / MB / seconds, fairness, cpu };
+    },
+    { repeat: ctx.quick ? 1 : 2, score: (x) => x.mbps },
+  );
   const out: Measurement[] = [];
   const scenario = `${builders} builders × ${perBuilderMB} MB output at once`;
   for (const [protocol, res] of byProtocol) {

@@ -19,26 +19,31 @@ export async function run(ctx: BenchContext): Promise<Measurement[]> {
   const ref = await pipeToSocket(['cat', file]);
   const refMBps = ref.bytes / MB / ref.seconds;
 
-  const byProtocol = await compareOnEmbeddedMaster(ctx, {}, async (a) => {
-    a.builddir();
-    const cpu0 = cpuSeconds(a.worker.pid);
-    const master0 = process.cpuUsage();
-    const peak = new PeakRss(a.worker.pid);
-    const t0 = performance.now();
-    // The master keeps the text; its size is checked without fetching it.
-    const r = await a.client.runStep(a.name, { command: 'shell', args: { command: ['cat', file], workdir: 'build' } }, { withLogs: false });
-    const seconds = (performance.now() - t0) / 1000;
-    const cpu = cpuSeconds(a.worker.pid) - cpu0;
-    const peakMB = peak.stop() / MB;
-    const masterCpu = process.cpuUsage(master0);
-    if (r.rc !== 0) throw new Error(`log streaming failed on ${a.contender}/${a.protocol}: ${r.status} ${r.failure ?? ''}`);
-    const delivered = r.logSizes.stdout ?? 0;
-    if (delivered !== megabytes * MB) throw new Error(`${a.contender}/${a.protocol} delivered ${delivered} of ${megabytes * MB} bytes`);
-    ctx.progress(
-      `    ${(delivered / MB / seconds).toFixed(1)} MB/s, worker CPU ${cpu.toFixed(2)} s, peak RSS ${peakMB.toFixed(0)} MB, master CPU ${((masterCpu.user + masterCpu.system) / 1e6).toFixed(2)} s`,
-    );
-    return { mbps: delivered / MB / seconds, cpu, peakMB, masterCpu: (masterCpu.user + masterCpu.system) / 1e6 };
-  }, { repeat: ctx.quick ? 1 : 3, score: (x) => x.mbps });
+  const byProtocol = await compareOnEmbeddedMaster(
+    ctx,
+    {},
+    async (a) => {
+      a.builddir();
+      const cpu0 = cpuSeconds(a.worker.pid);
+      const master0 = process.cpuUsage();
+      const peak = new PeakRss(a.worker.pid);
+      const t0 = performance.now();
+      // The master keeps the text; its size is checked without fetching it.
+      const r = await a.client.runStep(a.name, { command: 'shell', args: { command: ['cat', file], workdir: 'build' } }, { withLogs: false });
+      const seconds = (performance.now() - t0) / 1000;
+      const cpu = cpuSeconds(a.worker.pid) - cpu0;
+      const peakMB = peak.stop() / MB;
+      const masterCpu = process.cpuUsage(master0);
+      if (r.rc !== 0) throw new Error(`log streaming failed on ${a.contender}/${a.protocol}: ${r.status} ${r.failure ?? ''}`);
+      const delivered = r.logSizes.stdout ?? 0;
+      if (delivered !== megabytes * MB) throw new Error(`${a.contender}/${a.protocol} delivered ${delivered} of ${megabytes * MB} bytes`);
+      ctx.progress(
+        `    ${(delivered / MB / seconds).toFixed(1)} MB/s, worker CPU ${cpu.toFixed(2)} s, peak RSS ${peakMB.toFixed(0)} MB, master CPU ${((masterCpu.user + masterCpu.system) / 1e6).toFixed(2)} s`,
+      );
+      return { mbps: delivered / MB / seconds, cpu, peakMB, masterCpu: (masterCpu.user + masterCpu.system) / 1e6 };
+    },
+    { repeat: ctx.quick ? 1 : 3, score: (x) => x.mbps },
+  );
 
   const out: Measurement[] = [];
   for (const [protocol, res] of byProtocol) {

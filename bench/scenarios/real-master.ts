@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { createReadStream, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { BB43_SCRIPT, delay, RealMaster, realMasterUnavailable, SUCCESS, type MasterVersion } from '../../test/interop/real-master.js';
+import { BB43_SCRIPT, delay, RealMaster, realMasterUnavailable, SUCCESS, type BuildResult, type MasterVersion } from '../../test/interop/real-master.js';
 import type { BenchContext } from '../compare.js';
 import { createWorker, pythonUnavailable, pythonWorkerVersion, type ContenderId, type Protocol, type RunningBenchWorker } from '../contenders.js';
 import { writeBinaryFile, writeLogFile, writeSmallFiles } from '../data.js';
@@ -57,7 +57,7 @@ export function sizesFor(quick: boolean, scale = DEFAULT_REAL_SCALE): Sizes {
  * reader returned. A FileDownload then writes an empty file with either worker.
  */
 const MSGPACK_READ_BUG =
-  "on msgpack the master (3.7 and 4.3 alike) answers every update_read_file with null (call_update_read_file drops what it read), so a FileDownload writes an empty file with either worker (bench/README.md)";
+  'on msgpack the master (3.7 and 4.3 alike) answers every update_read_file with null (call_update_read_file drops what it read), so a FileDownload writes an empty file with either worker (bench/README.md)';
 
 function brokenOn(protocol: Protocol, w: Workload): string | undefined {
   return protocol === 'msgpack' && w === 'download' ? MSGPACK_READ_BUG : undefined;
@@ -133,8 +133,11 @@ async function makeInputs(dir: string, s: Sizes): Promise<Inputs> {
   };
 }
 
+/** The fields of a build row of the REST API that the checks read. */
+type BuildRow = Pick<BuildResult, 'buildid' | 'results' | 'state_string'>;
+
 /** Force `scheduler` (one builder of it, or all of them) and wait until the buildset is complete. */
-async function forceAndWait(master: RealMaster, scheduler: string, builder: string | undefined, timeoutMs: number): Promise<{ bsid: number; done: () => Promise<any[]> }> {
+async function forceAndWait(master: RealMaster, scheduler: string, builder: string | undefined, timeoutMs: number): Promise<{ bsid: number; done: () => Promise<BuildRow[]> }> {
   const params: Record<string, unknown> = { reason: 'bench', username: '' };
   if (builder !== undefined) {
     const b = await master.get(`/builders?name=${encodeURIComponent(builder)}`);
@@ -152,7 +155,7 @@ async function forceAndWait(master: RealMaster, scheduler: string, builder: stri
     bsid,
     done: async () => {
       const brs = (await master.get(`/buildrequests?buildsetid=${bsid}`)).buildrequests as Array<{ buildrequestid: number }>;
-      const builds: any[] = [];
+      const builds: BuildRow[] = [];
       for (const br of brs) builds.push(...(await master.get(`/buildrequests/${br.buildrequestid}/builds`)).builds);
       return builds;
     },
@@ -219,7 +222,8 @@ async function once(master: RealMaster, masterPid: number, a: Attached, w: Workl
     case 'upload': {
       const dest = path.join(master.dataDir, `${a.name}-big.bin`);
       const size = statSync(dest).size;
-      if (size !== inputs.bigBytes || (await sha256(dest)) !== inputs.bigSha) throw new Error(`upload on ${a.name}: the master got ${size} bytes, not the file's ${inputs.bigBytes} (or another sha256)`);
+      if (size !== inputs.bigBytes || (await sha256(dest)) !== inputs.bigSha)
+        throw new Error(`upload on ${a.name}: the master got ${size} bytes, not the file's ${inputs.bigBytes} (or another sha256)`);
       rmSync(dest);
       rmSync(path.join(builddir, 'big.bin'));
       break;
@@ -282,7 +286,15 @@ function label(w: Workload, s: Sizes): string {
 }
 
 /** The rows of one workload on one master and protocol, from each worker's samples. */
-function rows(version: MasterVersion, protocol: Protocol, w: Workload, s: Sizes, samples: Partial<Record<ContenderId, Sample[]>>, missing: Partial<Record<ContenderId, string>>, pyVersion: string): Measurement[] {
+function rows(
+  version: MasterVersion,
+  protocol: Protocol,
+  w: Workload,
+  s: Sizes,
+  samples: Partial<Record<ContenderId, Sample[]>>,
+  missing: Partial<Record<ContenderId, string>>,
+  pyVersion: string,
+): Measurement[] {
   const scenario = `real ${version} master: ${label(w, s)}`;
   const metrics: Array<{ metric: string; unit: string; pick: (x: Sample) => number }> = [
     { metric: 'wall time (force → complete)', unit: 's', pick: (x) => x.seconds },

@@ -64,7 +64,11 @@ export async function run(ctx: BenchContext): Promise<Measurement[]> {
     execFileSync('cp', ['-al', tree, path.join(dir, 'tree')]);
 
     const up = await measure(a, 'uploadFile', async () => {
-      const r = await a.client.runStep(a.name, { command: 'uploadFile', args: { workersrc: 'big.bin', workdir: 'build', blocksize: UPLOAD_BLOCKSIZE, maxsize: null, keepstamp: false } }, { withLogs: false });
+      const r = await a.client.runStep(
+        a.name,
+        { command: 'uploadFile', args: { workersrc: 'big.bin', workdir: 'build', blocksize: UPLOAD_BLOCKSIZE, maxsize: null, keepstamp: false } },
+        { withLogs: false },
+      );
       const bytes = Number(r.transfer?.bytes ?? 0);
       return { bytes, ok: r.status === 'SUCCESS' && bytes === bigSize, detail: `${r.status} ${bytes} bytes ${r.failure ?? ''} ${r.startError ?? ''}` };
     });
@@ -89,7 +93,11 @@ export async function run(ctx: BenchContext): Promise<Measurement[]> {
     ctx.progress(`    download ${down.mbps.toFixed(1)} MB/s, peak RSS ${down.peakMB.toFixed(0)} MB`);
 
     const dirUp = await measure(a, 'uploadDirectory', async () => {
-      const r = await a.client.runStep(a.name, { command: 'uploadDirectory', args: { workersrc: 'tree', workdir: 'build', blocksize: DIRECTORY_BLOCKSIZE, maxsize: null, compress: null } }, { withLogs: false });
+      const r = await a.client.runStep(
+        a.name,
+        { command: 'uploadDirectory', args: { workersrc: 'tree', workdir: 'build', blocksize: DIRECTORY_BLOCKSIZE, maxsize: null, compress: null } },
+        { withLogs: false },
+      );
       const bytes = Number(r.transfer?.bytes ?? 0);
       return { bytes, ok: r.status === 'SUCCESS' && bytes > treeInfo.bytes, detail: `${r.status} ${bytes} bytes ${r.failure ?? ''} ${r.startError ?? ''}` };
     });

@@ -69,11 +69,7 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .description('A Buildbot worker: connects to a buildmaster and runs the commands it sends.')
     // Python prints its own version and Twisted's; this worker names the command protocol
     // version it reports to masters (getCommands) and the Node that runs it.
-    .version(
-      `worker version: ${WORKER_VERSION}\nworker command version: ${COMMAND_VERSION}\nNode version: ${process.versions.node}`,
-      '--version',
-      'Display the version and exit',
-    )
+    .version(`worker version: ${WORKER_VERSION}\nworker command version: ${COMMAND_VERSION}\nNode version: ${process.versions.node}`, '--version', 'Display the version and exit')
     .option('--verbose', 'Also write the log to stderr (start/restart in the foreground)')
     .helpOption('-h, --help', 'Display this message')
     .showHelpAfterError(false)
@@ -133,7 +129,9 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
       const verbose = !!program.opts().verbose;
       if (o.daemonChild) {
         const { runWorker } = await import('./run-worker.js');
-        return setCode(await runWorker(basedir, { daemonChild: true, exitWhenIdle: o.exitWhenIdle, metricsPort: o.metricsPort, metricsHost: o.metricsHost, logFormat: o.logFormat, logLevel: o.logLevel }, print));
+        return setCode(
+          await runWorker(basedir, { daemonChild: true, exitWhenIdle: o.exitWhenIdle, metricsPort: o.metricsPort, metricsHost: o.metricsHost, logFormat: o.logFormat, logLevel: o.logLevel }, print),
+        );
       }
       const { startWorker } = await import('./start.js');
       setCode(await startWorker(basedir, { ...o, verbose }, print));
@@ -210,7 +208,7 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .option('--http-allow-host <name>', 'another name the HTTP server answers to, e.g. behind a proxy (repeatable)', collect, [] as string[])
     .option('--base-url <url>', 'public address of the page behind a reverse proxy, e.g. https://ci.example.org/buildbot/')
     .option('--keep-jobs <n>', 'finished jobs kept in memory, oldest evicted first', String(DEFAULT_MAX_FINISHED_JOBS))
-    .option('--keep-log-bytes <n>', 'bytes of finished jobs\' logs kept in memory, oldest evicted first', String(DEFAULT_MAX_FINISHED_LOG_BYTES))
+    .option('--keep-log-bytes <n>', "bytes of finished jobs' logs kept in memory, oldest evicted first", String(DEFAULT_MAX_FINISHED_LOG_BYTES))
     .option('--transfer-dir <dir>', 'directory whose files downloadFile steps may send to workers ("mastersrc" in a job step)')
     .option('--config <file>', 'JSON file: {"workers": {"name": "password"}, "builders": ["name"]}')
     .action(

@@ -55,7 +55,10 @@ export function isWorkerOf(pid: number, basedir: string): boolean {
   if (!fs.existsSync(path.join(procRoot, String(pid)))) return !fs.existsSync(path.join(procRoot, 'self'));
   let argv: string[];
   try {
-    argv = fs.readFileSync(path.join(procRoot, String(pid), 'cmdline'), 'utf8').split('\0').filter((a) => a !== '');
+    argv = fs
+      .readFileSync(path.join(procRoot, String(pid), 'cmdline'), 'utf8')
+      .split('\0')
+      .filter((a) => a !== '');
   } catch {
     return false; // gone meanwhile, or not readable: not provably ours
   }

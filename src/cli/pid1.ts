@@ -5,9 +5,7 @@
  * children of killed steps). An init in front of it (tini, `docker run --init`) does that and
  * forwards SIGTERM/SIGINT to the worker, which drains as usual.
  */
-export const PID1_WARNING =
-  'running as PID 1: orphaned build processes cannot be reaped and will stay zombies; ' +
-  "run the worker under an init process (the image's tini, or `docker run --init`)";
+export const PID1_WARNING = 'running as PID 1: orphaned build processes cannot be reaped and will stay zombies; ' + "run the worker under an init process (the image's tini, or `docker run --init`)";
 
 /** The warning to log when `pid` is 1, else undefined. */
 export function pid1Warning(pid: number = process.pid): string | undefined {

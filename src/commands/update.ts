@@ -18,10 +18,7 @@ export type OutputStream = 'stdout' | 'stderr' | 'header';
  * One protocol-neutral update from a command to the master. PB sends only the text of
  * output chunks (`[{stdout: text}, 0]`); msgpack sends `[key, [text, newlines, times]]`.
  */
-export type UpdateEntry =
-  | { kind: 'output'; stream: OutputStream; chunk: LogChunk }
-  | { kind: 'logfile'; name: string; chunk: LogChunk }
-  | { kind: 'status'; key: string; value: PyValue };
+export type UpdateEntry = { kind: 'output'; stream: OutputStream; chunk: LogChunk } | { kind: 'logfile'; name: string; chunk: LogChunk } | { kind: 'status'; key: string; value: PyValue };
 
 /** Settings of the output pipeline; msgpack masters send them in `set_worker_settings`. */
 export interface OutputSettings {

@@ -173,7 +173,10 @@ export function evaluateTacWithPython(python: string, tacFile: string, env: Read
     maxBuffer: 4 * 1024 * 1024,
   });
   if (r.error) throw new ConfigError(`${tacFile}: cannot run ${python}: ${r.error.message}`, { cause: r.error });
-  const line = (r.stdout ?? '').split('\n').reverse().find((l) => l.startsWith(RESULT_MARKER));
+  const line = (r.stdout ?? '')
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith(RESULT_MARKER));
   if (!line) throw new ConfigError(`${tacFile}: ${python} did not evaluate it (exit ${r.status ?? r.signal})`);
   const result = JSON.parse(line.slice(RESULT_MARKER.length)) as TacRecord | { error: { kind: string; message: string; line: number | null } };
   if ('error' in result) {

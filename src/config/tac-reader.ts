@@ -228,7 +228,7 @@ function evaluate(e: Expr, ctx: EvalContext): PyLiteral {
         case 'os.environ.get':
         case 'os.getenv': {
           const v = ctx.env[String(args[0])];
-          return v !== undefined ? v : args[1] ?? (e.kwargs.default ? evaluate(e.kwargs.default, ctx) : null);
+          return v !== undefined ? v : (args[1] ?? (e.kwargs.default ? evaluate(e.kwargs.default, ctx) : null));
         }
         case 'int': {
           const a = args[0];

@@ -3,7 +3,6 @@ import type { MasterProtocol, WorkerHandle } from './worker-handle.js';
 
 export type { MasterProtocol };
 
-
 /**
  * Everything the test master reports. Tests subscribe with `master.on('event', fn)` or
  * iterate `master.events()`.

@@ -120,9 +120,7 @@ export class TestMaster extends EventEmitter {
   waitForWorker(name: string, opts: WaitOptions = {}): Promise<WorkerHandle> {
     const current = this.attached.get(name);
     if (current) return Promise.resolve(current);
-    return this.waitForEvent((e) => e.type === 'attach' && e.worker === name, opts).then(
-      (e) => (e as Extract<MasterEvent, { type: 'attach' }>).handle,
-    );
+    return this.waitForEvent((e) => e.type === 'attach' && e.worker === name, opts).then((e) => (e as Extract<MasterEvent, { type: 'attach' }>).handle);
   }
 
   /** Resolve with the first future event matching `predicate`. */

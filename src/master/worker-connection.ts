@@ -96,25 +96,20 @@ export abstract class WorkerConnection implements WorkerHandle {
       await this.sendPrint('ping');
       await this.sendStartBuild(builderName);
     })();
-    this.buildStarts.set(builderName, started.catch(() => undefined));
+    this.buildStarts.set(
+      builderName,
+      started.catch(() => undefined),
+    );
     return started;
   }
 
   startCommand(builderName: string, commandName: string, args: Record<string, unknown>, opts: StartCommandOptions = {}): CommandRun {
     if (!this.attachedFlag) throw new Error(`worker ${this.name} is not attached`);
     this.requireBuilder(builderName);
-    const run = new CommandRun(
-      this.ctx.nextCommandId(),
-      builderName,
-      commandName,
-      opts,
-      { interrupt: (r, why) => this.sendInterrupt(r, why) },
-      (result) => this.onRunFinished(run, result),
-    );
+    const run = new CommandRun(this.ctx.nextCommandId(), builderName, commandName, opts, { interrupt: (r, why) => this.sendInterrupt(r, why) }, (result) => this.onRunFinished(run, result));
     this.runs.set(run.commandId, run);
     const fullArgs = { ...(TRANSFER_DEFAULTS[commandName] ?? {}), ...args };
-    const buildStart =
-      opts.startBuild || !this.buildStarts.has(builderName) ? this.startBuild(builderName).catch(() => undefined) : this.buildStarts.get(builderName);
+    const buildStart = opts.startBuild || !this.buildStarts.has(builderName) ? this.startBuild(builderName).catch(() => undefined) : this.buildStarts.get(builderName);
     void (async () => {
       await buildStart;
       if (!run.active) return;

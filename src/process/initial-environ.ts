@@ -19,7 +19,10 @@ export function blankInitialEnvironment(names: readonly string[]): string[] {
     // proc(5): env_start and env_end are fields 50 and 51 of /proc/self/stat; fields after
     // the command name (which may hold spaces) start at field 3.
     const stat = fs.readFileSync('/proc/self/stat', 'latin1');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).trim().split(' ');
+    const fields = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .trim()
+      .split(' ');
     const start = Number(fields[50 - 3]);
     const end = Number(fields[51 - 3]);
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end <= start || end - start > 16 * 1024 * 1024) return [];
@@ -28,7 +31,7 @@ export function blankInitialEnvironment(names: readonly string[]): string[] {
     fs.readSync(fd, block, 0, block.length, start);
     const wanted = new Set(names);
     const blanked: string[] = [];
-    for (let at = 0; at < block.length; ) {
+    for (let at = 0; at < block.length;) {
       let nul = block.indexOf(0, at);
       if (nul < 0) nul = block.length;
       const eq = block.indexOf(0x3d, at);

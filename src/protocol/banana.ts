@@ -274,10 +274,7 @@ export class BananaDecoder {
   }
 
   private overBudget(): never {
-    throw new BananaError(
-      `banana expression exceeds its budget of ${this.budget.nodes} values and ${this.budget.bytes} bytes`,
-      BananaErrorCode.budget,
-    );
+    throw new BananaError(`banana expression exceeds its budget of ${this.budget.nodes} values and ${this.budget.bytes} bytes`, BananaErrorCode.budget);
   }
 
   /** Start reading a payload of `length` bytes (checked against the budget before any is kept). */

@@ -434,15 +434,7 @@ function textKeyed(state: JellyValue): JellyDict {
  * With `decodeBytes`, what the master's Python sees after buildbot's `pbutil.decode()`:
  * byte strings also become text (UTF-8) and dicts ordinary objects.
  */
-export type PlainValue =
-  | Exclude<PyScalar, PyFloat>
-  | PlainValue[]
-  | { [key: string]: PlainValue }
-  | Map<JellyValue, JellyValue>
-  | RemoteRef
-  | LocalRef
-  | Exported
-  | CopiedFailure;
+export type PlainValue = Exclude<PyScalar, PyFloat> | PlainValue[] | { [key: string]: PlainValue } | Map<JellyValue, JellyValue> | RemoteRef | LocalRef | Exported | CopiedFailure;
 
 export interface PlainOptions {
   /** Byte strings (values and keys) as UTF-8 text, dicts as ordinary objects: buildbot's `decode()`. */

@@ -18,16 +18,38 @@ export const MAX_MSGPACK_MESSAGE_NODES = 256 * 1024;
 
 /** Byte length of a head's fixed-size payload or length field, by type byte 0xc0..0xdf; -1: invalid. */
 const FIXED: readonly number[] = [
-  0, -1, 0, 0, // nil, (never used), false, true
-  1, 2, 4, // bin 8/16/32: length field
-  1, 2, 4, // ext 8/16/32: length field (the type byte is added below)
-  4, 8, // float 32/64
-  1, 2, 4, 8, // uint 8..64
-  1, 2, 4, 8, // int 8..64
-  2, 3, 5, 9, 17, // fixext 1/2/4/8/16 with their type byte
-  1, 2, 4, // str 8/16/32: length field
-  2, 4, // array 16/32: count
-  2, 4, // map 16/32: count
+  0,
+  -1,
+  0,
+  0, // nil, (never used), false, true
+  1,
+  2,
+  4, // bin 8/16/32: length field
+  1,
+  2,
+  4, // ext 8/16/32: length field (the type byte is added below)
+  4,
+  8, // float 32/64
+  1,
+  2,
+  4,
+  8, // uint 8..64
+  1,
+  2,
+  4,
+  8, // int 8..64
+  2,
+  3,
+  5,
+  9,
+  17, // fixext 1/2/4/8/16 with their type byte
+  1,
+  2,
+  4, // str 8/16/32: length field
+  2,
+  4, // array 16/32: count
+  2,
+  4, // map 16/32: count
 ];
 
 function readLength(buf: Uint8Array, at: number, size: number): number {
@@ -56,8 +78,10 @@ export function countMsgpackValues(buf: Uint8Array, maxNodes: number = MAX_MSGPA
     }
     const fixed = FIXED[b - 0xc0]!;
     if (fixed < 0) throw new MsgpackError('malformed msgpack message: type byte 0xc1', MSGPACK_ERROR_CODES.malformed);
-    if ((b >= 0xc4 && b <= 0xc6) || (b >= 0xd9 && b <= 0xdb)) pos += fixed + readLength(buf, pos, fixed); // bin, str
-    else if (b >= 0xc7 && b <= 0xc9) pos += fixed + 1 + readLength(buf, pos, fixed); // ext: length, type, data
+    if ((b >= 0xc4 && b <= 0xc6) || (b >= 0xd9 && b <= 0xdb))
+      pos += fixed + readLength(buf, pos, fixed); // bin, str
+    else if (b >= 0xc7 && b <= 0xc9)
+      pos += fixed + 1 + readLength(buf, pos, fixed); // ext: length, type, data
     else pos += fixed; // scalars, fixext; array and map counts (their elements are counted as they come)
   }
   return nodes;

@@ -34,11 +34,7 @@ export async function connectStream(opts: TransportOptions, signal?: AbortSignal
   return stream.pause();
 }
 
-function tcpConnect(
-  target: { host: string; port: number },
-  timeoutMs: number,
-  signal?: AbortSignal,
-): Promise<net.Socket> {
+function tcpConnect(target: { host: string; port: number }, timeoutMs: number, signal?: AbortSignal): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new ConnectionError('connect aborted', ERR.ABORTED));
     const socket = net.connect({ host: target.host, port: target.port });

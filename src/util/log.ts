@@ -73,7 +73,7 @@ const SKIP_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'err', 'sy
 
 /** One pino JSON record → one text line (plus the error's stack lines). */
 export function formatRecord(rec: Record<string, unknown>): string {
-  const system = typeof rec.system === 'string' ? rec.system : typeof rec.protocol === 'string' ? SYSTEM_OF_PROTOCOL[rec.protocol] ?? rec.protocol : '-';
+  const system = typeof rec.system === 'string' ? rec.system : typeof rec.protocol === 'string' ? (SYSTEM_OF_PROTOCOL[rec.protocol] ?? rec.protocol) : '-';
   let line = `${twistedTimestamp(typeof rec.time === 'number' ? rec.time : Date.now())} [${system}] ${rec.msg ?? ''}`;
   const extras: string[] = [];
   for (const [k, v] of Object.entries(rec)) {
@@ -103,7 +103,7 @@ export function maskSecrets(text: string, secrets: readonly string[]): string {
 
 export function createWorkerLog(opts: LogOptions): WorkerLog {
   const secrets = (opts.secrets ?? []).filter((s) => s.length > 0);
-  const rotation = opts.rotation === undefined ? { rotateLength: 10_000_000, maxRotatedFiles: 10 } : opts.rotation ?? { rotateLength: 1_000_000, maxRotatedFiles: null };
+  const rotation = opts.rotation === undefined ? { rotateLength: 10_000_000, maxRotatedFiles: 10 } : (opts.rotation ?? { rotateLength: 1_000_000, maxRotatedFiles: null });
   const file = opts.basedir ? new RotatingFile(path.join(opts.basedir, LOG_FILE_NAME), rotation.rotateLength, rotation.maxRotatedFiles) : undefined;
   const toStdout = opts.stdout || !file;
   const stdoutWrite = opts.stdoutWrite ?? ((line: string) => void process.stdout.write(line));

@@ -15,11 +15,11 @@ export const DEFAULT_BLACKLIST = 'WORKERPASS WORKERPASS_FILE';
  * Docker tac deletes them from `os.environ` before anything runs, because the master
  * receives the whole environment).
  */
-export function filterEnvironment(
-  env: Readonly<Record<string, string | undefined>>,
-  blacklist: string = env[BLACKLIST_VARIABLE] ?? DEFAULT_BLACKLIST,
-): Record<string, string> {
-  const patterns = blacklist.split(/\s+/).filter((p) => p !== '').map(fnmatchRegExp);
+export function filterEnvironment(env: Readonly<Record<string, string | undefined>>, blacklist: string = env[BLACKLIST_VARIABLE] ?? DEFAULT_BLACKLIST): Record<string, string> {
+  const patterns = blacklist
+    .split(/\s+/)
+    .filter((p) => p !== '')
+    .map(fnmatchRegExp);
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue;

@@ -22,7 +22,7 @@ test('parseArgs takes --masters, --repeat, --real-scale and --workloads, and rej
   assert.throws(() => parseArgs(['--workloads', 'log,nope']), /--workloads takes .*not nope/);
 });
 
-test('sizesFor: --real-scale 1 is the embedded sections\' full sizes; the default scales them down', () => {
+test("sizesFor: --real-scale 1 is the embedded sections' full sizes; the default scales them down", () => {
   assert.deepEqual(sizesFor(false, 1), { logMB: 200, fileMB: 1024, files: 20_000, steps: 500, builders: 50, builderLogMB: 8 });
   const d = sizesFor(false);
   assert.equal(d.logMB, Math.round(200 * DEFAULT_REAL_SCALE));
@@ -39,7 +39,15 @@ test('percentile and medianSpread', () => {
 
 test('renderMarkdown shows medians of repeated runs with their min–max, other rows as before', () => {
   const rows: Measurement[] = [
-    { scenario: 'a', metric: 'wall time', protocol: 'pb', unit: 's', better: 'lower', values: { ts: 2, python: 4 }, spread: { ts: { min: 1.5, max: 2.5, runs: 3 }, python: { min: 3, max: 5, runs: 3 } } },
+    {
+      scenario: 'a',
+      metric: 'wall time',
+      protocol: 'pb',
+      unit: 's',
+      better: 'lower',
+      values: { ts: 2, python: 4 },
+      spread: { ts: { min: 1.5, max: 2.5, runs: 3 }, python: { min: 3, max: 5, runs: 3 } },
+    },
     { scenario: 'b', metric: 'throughput', protocol: 'pb', unit: 'MB/s', better: 'higher', values: { ts: 200, python: 50 } },
   ];
   const md = renderMarkdown(rows, { quick: true, date: 'now', machine: 'm', versions: 'v', notes: [], skipped: [] });

@@ -61,5 +61,4 @@ export function createWorker(master: string, extra: string[] = [], password = 'p
 }
 
 /** The basedir's twistd.log, or '' before it exists. */
-export const readLog = (dir: string): string =>
-  fs.existsSync(path.join(dir, 'twistd.log')) ? fs.readFileSync(path.join(dir, 'twistd.log'), 'utf8') : '';
+export const readLog = (dir: string): string => (fs.existsSync(path.join(dir, 'twistd.log')) ? fs.readFileSync(path.join(dir, 'twistd.log'), 'utf8') : '');

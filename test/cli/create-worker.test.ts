@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parseTac } from '../../src/config/tac-reader.js';
 import { cli, tempdir } from './cli-helpers.js';
 
-test('create-worker writes a 0600 tac, info files and prints Python\'s messages', () => {
+test("create-worker writes a 0600 tac, info files and prints Python's messages", () => {
   const dir = path.join(tempdir(), 'w1');
   const r = cli(['create-worker', '--umask=0o22', '--maxretries', '4', '-k', '30', dir, 'master.example.org:1234', 'w1', 'se"cr\'et']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -34,7 +34,10 @@ test('running create-worker again keeps a correct tac and writes buildbot.tac.ne
   const dir = path.join(tempdir(), 'w');
   assert.equal(cli(['create-worker', '-q', dir, 'bm', 'w', 'pw']).code, 0);
   const again = cli(['create-worker', dir, 'bm', 'w', 'pw']);
-  assert.equal(again.stdout, ['updating existing installation', 'buildbot.tac already exists and is correct', 'Not creating info/access_uri - add it if you wish', `worker configured in ${dir}`, ''].join('\n'));
+  assert.equal(
+    again.stdout,
+    ['updating existing installation', 'buildbot.tac already exists and is correct', 'Not creating info/access_uri - add it if you wish', `worker configured in ${dir}`, ''].join('\n'),
+  );
   const changed = cli(['create-worker', dir, 'bm', 'w', 'other']);
   assert.ok(changed.stdout.includes('not touching existing buildbot.tac\ncreating buildbot.tac.new instead\n'));
   assert.ok(fs.readFileSync(path.join(dir, 'buildbot.tac.new'), 'utf8').includes("passwd = 'other'"));
@@ -44,11 +47,49 @@ test('running create-worker again keeps a correct tac and writes buildbot.tac.ne
 
 test('--quiet prints nothing; flags and options reach the tac', () => {
   const dir = path.join(tempdir(), 'w');
-  const r = cli(['create-worker', '-q', '-r', '-n', '--use-tls', '--delete-leftover-dirs', '--numcpus', '2', '-s', '500', '-l', 'None', '-a', 'file', '--protocol', 'msgpack_experimental_v7', '--proxy-connection-string', 'tcp:proxy:3128', '--maxdelay', '20', dir, '[::1]:9000', 'w', 'pw']);
+  const r = cli([
+    'create-worker',
+    '-q',
+    '-r',
+    '-n',
+    '--use-tls',
+    '--delete-leftover-dirs',
+    '--numcpus',
+    '2',
+    '-s',
+    '500',
+    '-l',
+    'None',
+    '-a',
+    'file',
+    '--protocol',
+    'msgpack_experimental_v7',
+    '--proxy-connection-string',
+    'tcp:proxy:3128',
+    '--maxdelay',
+    '20',
+    dir,
+    '[::1]:9000',
+    'w',
+    'pw',
+  ]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(r.stdout, '');
   const text = fs.readFileSync(path.join(dir, 'buildbot.tac'), 'utf8');
-  for (const line of ["basedir = '.'", 'rotateLength = 500', 'maxRotatedFiles = None', "buildmaster_host = '::1'", 'port = 9000', 'numcpus = 2', "allow_shutdown = 'file'", 'use_tls = 1', 'delete_leftover_dirs = 1', "proxy_connection_string = 'tcp:proxy:3128'", "protocol = 'msgpack_experimental_v7'", 'maxdelay = 20']) {
+  for (const line of [
+    "basedir = '.'",
+    'rotateLength = 500',
+    'maxRotatedFiles = None',
+    "buildmaster_host = '::1'",
+    'port = 9000',
+    'numcpus = 2',
+    "allow_shutdown = 'file'",
+    'use_tls = 1',
+    'delete_leftover_dirs = 1',
+    "proxy_connection_string = 'tcp:proxy:3128'",
+    "protocol = 'msgpack_experimental_v7'",
+    'maxdelay = 20',
+  ]) {
     assert.ok(text.includes(`\n${line}\n`), line);
   }
   assert.ok(!text.includes('LogFile'), '--no-logrotate');
@@ -101,7 +142,7 @@ test('--version and --help', () => {
   assert.match(cli(['start', '--help']).stdout, /--nodaemon/);
 });
 
-test('a basedir that cannot be created fails with Python\'s message', () => {
+test("a basedir that cannot be created fails with Python's message", () => {
   const parent = path.join(tempdir(), 'a-file');
   fs.writeFileSync(parent, '');
   const dir = path.join(parent, 'w');

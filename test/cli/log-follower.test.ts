@@ -29,7 +29,10 @@ test('LogFollower of a file that does not exist yet reads it from the start; an 
   assert.deepEqual(f.poll(), ['first']);
   // The unterminated line is handed on once it outgrows one read, not held without bound.
   const rest = f.poll();
-  assert.deepEqual(rest.map((l) => l.length), [MAX_FOLLOW_READ_BYTES + 10]);
+  assert.deepEqual(
+    rest.map((l) => l.length),
+    [MAX_FOLLOW_READ_BYTES + 10],
+  );
   assert.deepEqual(f.poll(), []);
 });
 

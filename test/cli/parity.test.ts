@@ -60,8 +60,14 @@ test('--log-format json writes pino JSON lines, --log-level filters; bad values 
   const dir = createWorker(`127.0.0.1:${await closedPort()}`, ['--maxretries', '1']);
   const r = cli(['start', '--nodaemon', '--log-format', 'json', dir]);
   assert.equal(r.code, 1);
-  const records = readLog(dir).trim().split('\n').map((l) => JSON.parse(l) as { level: number; time: number; msg: string });
-  assert.ok(records.some((rec) => rec.msg.startsWith('Starting Worker -- version: ') && rec.level === 30 && typeof rec.time === 'number'), readLog(dir));
+  const records = readLog(dir)
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { level: number; time: number; msg: string });
+  assert.ok(
+    records.some((rec) => rec.msg.startsWith('Starting Worker -- version: ') && rec.level === 30 && typeof rec.time === 'number'),
+    readLog(dir),
+  );
   assert.ok(!readLog(dir).includes('pw-secret'));
 
   fs.rmSync(path.join(dir, 'twistd.log'));

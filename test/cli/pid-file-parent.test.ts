@@ -9,7 +9,7 @@ import { eventually } from '../helpers/eventually.js';
 
 // A live process whose command line runs a worker in this basedir, as tini's does in a container
 // (`tini -- node .../worker.js start --nodaemon /buildbot`).
-test('twistd.pid naming our parent is stale even when the parent\'s command line names a worker of this basedir', async () => {
+test("twistd.pid naming our parent is stale even when the parent's command line names a worker of this basedir", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pid-parent-'));
   const fake = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'bin/worker.js', 'start', '--nodaemon', dir], { stdio: 'ignore' });
   try {

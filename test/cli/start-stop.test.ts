@@ -5,7 +5,6 @@ import path from 'node:path';
 import { startTestMaster } from '../../src/master/test-master.js';
 import { cli, cliAsync, cliRun, closedPort, createWorker, readLog, tempdir, waitFor } from './cli-helpers.js';
 
-
 test('start --nodaemon against nothing retries with backoff, then gives up at maxretries (exit 1)', async () => {
   const port = await closedPort();
   const dir = createWorker(`127.0.0.1:${port}`, ['--maxretries', '2']);
@@ -75,7 +74,7 @@ test('start (daemon) follows twistd.log until the master says attached; restart 
   }
 });
 
-test('start (daemon) against nothing gives Python\'s hints after 10 s and exit 1', async () => {
+test("start (daemon) against nothing gives Python's hints after 10 s and exit 1", async () => {
   const dir = createWorker(`127.0.0.1:${await closedPort()}`);
   try {
     const r = cli(['start', dir]);

@@ -94,21 +94,25 @@ test('stop --wait must be a number of seconds', () => {
 });
 
 test('start --exit-when-idle: the worker exits 0 by itself after the build (also from WORKER_EXIT_WHEN_IDLE)', async () => {
-  await withWorker('msgpack', async (master, dir, run) => {
-    const handle = master.worker('w1')!;
-    const r = await handle.startCommand('builder', 'shell', { command: ['sh', '-c', 'echo step1'], workdir: 'build' }).done;
-    assert.equal(r.status, 'SUCCESS');
-    assert.equal(await run.exited, 0);
-    const log = fs.readFileSync(path.join(dir, 'twistd.log'), 'utf8');
-    assert.match(log, /exit when idle: the worker stops once no command has run for 1 seconds/);
-    assert.match(log, /no command ran for 1 seconds; stopping \(exit when idle\)/);
-  }, ['--exit-when-idle', '1']);
+  await withWorker(
+    'msgpack',
+    async (master, dir, run) => {
+      const handle = master.worker('w1')!;
+      const r = await handle.startCommand('builder', 'shell', { command: ['sh', '-c', 'echo step1'], workdir: 'build' }).done;
+      assert.equal(r.status, 'SUCCESS');
+      assert.equal(await run.exited, 0);
+      const log = fs.readFileSync(path.join(dir, 'twistd.log'), 'utf8');
+      assert.match(log, /exit when idle: the worker stops once no command has run for 1 seconds/);
+      assert.match(log, /no command ran for 1 seconds; stopping \(exit when idle\)/);
+    },
+    ['--exit-when-idle', '1'],
+  );
   const bad = cli(['start', '--nodaemon', '--exit-when-idle', '-3', tempdir()], { env: { ...process.env, BUILDMASTER: '127.0.0.1', WORKERPASS: 'x' } });
   assert.equal(bad.code, 1);
-  assert.ok(bad.stdout.includes("cannot start the worker: --exit-when-idle must be a number of seconds"), bad.stdout);
+  assert.ok(bad.stdout.includes('cannot start the worker: --exit-when-idle must be a number of seconds'), bad.stdout);
   const badEnv = cli(['start', '--nodaemon', tempdir()], { env: { ...process.env, BUILDMASTER: '127.0.0.1', WORKERPASS: 'x', WORKER_EXIT_WHEN_IDLE: 'soon' } });
   assert.equal(badEnv.code, 1);
-  assert.ok(badEnv.stdout.includes("WORKER_EXIT_WHEN_IDLE must be a number of seconds"), badEnv.stdout);
+  assert.ok(badEnv.stdout.includes('WORKER_EXIT_WHEN_IDLE must be a number of seconds'), badEnv.stdout);
 });
 
 test('restart --graceful: the running build finishes, then a daemon worker takes over', async () => {

@@ -23,7 +23,7 @@ const PROTOCOLS = {
 };
 type Proto = keyof typeof PROTOCOLS;
 
-const STEP = "echo hello stdout; echo hello stderr >&2";
+const STEP = 'echo hello stdout; echo hello stderr >&2';
 /** [Twisted log system ('client': the protocol's), message]: the variable parts are regexps; PB only where marked. */
 const ALL_SHAPES: Array<[string, RegExp, 'pb'?]> = [
   ['-', /Loading buildbot\.tac\.\.\./],
@@ -49,8 +49,7 @@ const ALL_SHAPES: Array<[string, RegExp, 'pb'?]> = [
   ['-', /Server Shut Down\./],
 ];
 
-const shapesFor = (p: Proto): Array<[string, RegExp]> =>
-  ALL_SHAPES.filter((s) => s[2] === undefined || s[2] === p).map(([system, re]) => [system === 'client' ? PROTOCOLS[p].system : system, re]);
+const shapesFor = (p: Proto): Array<[string, RegExp]> => ALL_SHAPES.filter((s) => s[2] === undefined || s[2] === p).map(([system, re]) => [system === 'client' ? PROTOCOLS[p].system : system, re]);
 
 const lineRegExp = ([system, message]: [string, RegExp]) =>
   new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d[+-]\\d{4} \\[${system.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\] ${message.source}$`);
@@ -110,11 +109,17 @@ test('--log-format json: the same messages as pino JSON records', async () => {
     assert.equal(r.status, 'FAILURE', JSON.stringify(r));
     assert.equal((await cliRun(['stop', dir])).code, 0);
     const text = fs.readFileSync(path.join(dir, 'twistd.log'), 'utf8');
-    const records = text.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: number; system?: string; commandId?: string });
+    const records = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; level: number; system?: string; commandId?: string });
     const finished = records.find((rec) => rec.msg.startsWith('command finished with signal None, exit code 3, elapsedTime: '));
     assert.ok(finished, text);
     assert.equal(finished.system, '-');
-    assert.ok(records.some((rec) => /^ startCommand:shell \[id \S+\]$/.test(rec.msg) && rec.system === 'Broker,client' && rec.commandId !== undefined), text);
+    assert.ok(
+      records.some((rec) => /^ startCommand:shell \[id \S+\]$/.test(rec.msg) && rec.system === 'Broker,client' && rec.commandId !== undefined),
+      text,
+    );
     assert.ok(!text.includes('log-secret-pw'));
   } finally {
     await master.close();

@@ -1,29 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  flagArg,
-  optBool,
-  optDict,
-  optInt,
-  optionalIntArg,
-  optList,
-  optNum,
-  optStr,
-  pathListArg,
-  positiveIntArg,
-  requireArgs,
-  secondsArg,
-  str,
-  stringArg,
-  strList,
-} from '../../src/commands/args.js';
+import { flagArg, optBool, optDict, optInt, optionalIntArg, optList, optNum, optStr, pathListArg, positiveIntArg, requireArgs, secondsArg, str, stringArg, strList } from '../../src/commands/args.js';
 import { CommandError, ERR } from '../../src/errors.js';
 import { PyFloat, PyTuple } from '../../src/values.js';
 
 const code = (c: string) => (e: unknown) => e instanceof CommandError && e.code === c;
 
 test('requireArgs names every missing key like Python', () => {
-  assert.throws(() => requireArgs('MakeDirectory', { a: null }, ['a', 'paths', 'x']), (e: CommandError) => e.message === 'MakeDirectory is missing args: paths, x' && e.code === ERR.MISSING_ARGS);
+  assert.throws(
+    () => requireArgs('MakeDirectory', { a: null }, ['a', 'paths', 'x']),
+    (e: CommandError) => e.message === 'MakeDirectory is missing args: paths, x' && e.code === ERR.MISSING_ARGS,
+  );
   requireArgs('X', { a: null }, ['a']);
 });
 

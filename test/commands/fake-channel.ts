@@ -28,9 +28,7 @@ export class FakeChannel implements CommandChannel {
 
   /** All text of one output stream (or logfile name), concatenated. */
   text(stream: string): string {
-    return this.entries
-      .map((e) => (e.kind === 'output' && e.stream === stream ? e.chunk.text : e.kind === 'logfile' && e.name === stream ? e.chunk.text : ''))
-      .join('');
+    return this.entries.map((e) => (e.kind === 'output' && e.stream === stream ? e.chunk.text : e.kind === 'logfile' && e.name === stream ? e.chunk.text : '')).join('');
   }
 
   statuses(key: string): unknown[] {

@@ -5,9 +5,7 @@ import { ManualClock } from '../../src/util/clock.js';
 import type { PyValue } from '../../src/values.js';
 
 /** One thing a command did through its context, in order. */
-export type Recorded =
-  | { kind: 'output'; stream: OutputStream; text: string }
-  | { kind: 'status'; key: string; value: PyValue };
+export type Recorded = { kind: 'output'; stream: OutputStream; text: string } | { kind: 'status'; key: string; value: PyValue };
 
 /**
  * A CommandContext for the file and transfer command tests: records output and status

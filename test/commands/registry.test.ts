@@ -4,10 +4,7 @@ import { createRegistry, snakeCase } from '../../src/commands/registry.js';
 import { shellCommandFactory } from '../../src/commands/shell.js';
 
 // Python commands/registry.py registers exactly these names.
-const PYTHON_NAMES = [
-  'shell', 'uploadFile', 'upload_file', 'uploadDirectory', 'upload_directory', 'downloadFile', 'download_file',
-  'mkdir', 'rmdir', 'cpdir', 'stat', 'glob', 'listdir', 'rmfile',
-];
+const PYTHON_NAMES = ['shell', 'uploadFile', 'upload_file', 'uploadDirectory', 'upload_directory', 'downloadFile', 'download_file', 'mkdir', 'rmdir', 'cpdir', 'stat', 'glob', 'listdir', 'rmfile'];
 
 test('the registry knows every command the Python worker registers, with snake_case aliases', () => {
   const r = createRegistry();

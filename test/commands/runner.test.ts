@@ -15,7 +15,9 @@ function registryOf(factories: Record<string, CommandFactory>): Registry {
 }
 
 /** A command whose body is the given function. */
-const body = (fn: (ctx: CommandContext) => Promise<void>): CommandFactory => () => ({ run: fn });
+const body =
+  (fn: (ctx: CommandContext) => Promise<void>): CommandFactory =>
+  () => ({ run: fn });
 
 function setup(factories: Record<string, CommandFactory>, log = silentLog) {
   const clock = new ManualClock();
@@ -32,9 +34,18 @@ test('unknown commands and bad arguments throw CommandError synchronously', () =
       throw new TypeError('boom');
     },
   });
-  assert.throws(() => runner.start(request('nope', {}, '7')), (e: CommandError) => e.code === ERR.UNKNOWN_COMMAND && e.message === "(command 7): unrecognized WorkerCommand 'nope'");
-  assert.throws(() => runner.start(request('bad', {})), (e: CommandError) => e.code === ERR.MISSING_ARGS);
-  assert.throws(() => runner.start(request('crash', {})), (e: CommandError) => e instanceof CommandError && /boom/.test(e.message));
+  assert.throws(
+    () => runner.start(request('nope', {}, '7')),
+    (e: CommandError) => e.code === ERR.UNKNOWN_COMMAND && e.message === "(command 7): unrecognized WorkerCommand 'nope'",
+  );
+  assert.throws(
+    () => runner.start(request('bad', {})),
+    (e: CommandError) => e.code === ERR.MISSING_ARGS,
+  );
+  assert.throws(
+    () => runner.start(request('crash', {})),
+    (e: CommandError) => e instanceof CommandError && /boom/.test(e.message),
+  );
   assert.equal(runner.running, 0);
 });
 
@@ -56,7 +67,10 @@ test('output is decoded, split into lines and completed after elapsed and the he
   });
   const req = request('echo', {});
   runner.start(req);
-  assert.throws(() => runner.start(request('echo', {}, '1')), (e: CommandError) => e.code === ERR.DUPLICATE_COMMAND);
+  assert.throws(
+    () => runner.start(request('echo', {}, '1')),
+    (e: CommandError) => e.code === ERR.DUPLICATE_COMMAND,
+  );
   assert.equal(runner.running, 1);
   release();
   await req.channel.done;
@@ -183,4 +197,3 @@ test('settings apply to commands started afterwards', async () => {
   await req.channel.done;
   assert.equal(req.channel.text('stdout'), 'abc\ndef\ngh\n');
 });
-

@@ -166,11 +166,7 @@ test('an existing logfile with follow sends only what is appended', async () => 
 
 test('a program that cannot be started: the reason on stderr, rc 1, no failure (as Python)', async () => {
   const { ch } = await runShell({ command: ['no-such-program', 'arg'], env: { PATH: '/usr/bin:/bin' } });
-  assert.equal(
-    ch.text('stderr'),
-    "Upon execvpe b'no-such-program' [b'no-such-program', b'arg']\n" +
-      "FileNotFoundError: [Errno 2] No such file or directory: b'/bin/no-such-program'\n",
-  );
+  assert.equal(ch.text('stderr'), "Upon execvpe b'no-such-program' [b'no-such-program', b'arg']\n" + "FileNotFoundError: [Errno 2] No such file or directory: b'/bin/no-such-program'\n");
   assert.deepEqual(ch.statuses('rc'), [1]);
   assert.match(ch.text('header'), /^no-such-program arg\n in dir /);
   assert.match(ch.text('header'), /\nelapsedTime=\d+\.\d{6}\n$/);
@@ -189,7 +185,13 @@ test('a file without the execute bit, in a workdir that does not exist yet', asy
 });
 
 test('exec failure: obfuscated arguments stay hidden; with a PTY the text is on the terminal', async () => {
-  const { ch } = await runShell({ command: [['obfuscated', '/nonexistent/secret-tool', '/nonexistent/TOOL'], ['obfuscated', 'hunter2', 'XXX']], usePTY: true });
+  const { ch } = await runShell({
+    command: [
+      ['obfuscated', '/nonexistent/secret-tool', '/nonexistent/TOOL'],
+      ['obfuscated', 'hunter2', 'XXX'],
+    ],
+    usePTY: true,
+  });
   const out = ch.text('stdout');
   assert.equal(out, "Upon execvpe b'/nonexistent/TOOL' [b'/nonexistent/TOOL', b'XXX']\nFileNotFoundError: [Errno 2] No such file or directory: b'/nonexistent/TOOL'\n");
   assert.ok(!out.includes('hunter2') && !out.includes('secret-tool'));
@@ -210,7 +212,10 @@ test('logfiles are all checked when the command is created: a bad entry starts n
 });
 
 test('argument validation', () => {
-  assert.throws(() => parseShellArgs({}), (e: CommandError) => e.message === 'WorkerShellCommand is missing args: workdir, command');
+  assert.throws(
+    () => parseShellArgs({}),
+    (e: CommandError) => e.message === 'WorkerShellCommand is missing args: workdir, command',
+  );
   assert.throws(() => parseShellArgs({ workdir: '/x', command: [] }), CommandError);
   assert.throws(() => parseShellArgs({ workdir: '/x', command: [{}] }), CommandError);
   assert.throws(() => parseShellArgs({ workdir: 'rel', command: 'x' }), CommandError);

@@ -160,11 +160,7 @@ describe('uploadFile', () => {
     assert.ok(!writer.calls.includes('close'), 'the writer is left for the master to cancel: no truncated file there');
     assert.equal(ctx.text('stderr'), `Maximum filesize reached, truncating file '${path}'\n`);
     assert.equal(ctx.rc, 1);
-    assert.ok(
-      ctx.recorded.findIndex((r) => r.kind === 'output' && r.stream === 'stderr') <
-        ctx.recorded.findIndex((r) => r.kind === 'status' && r.key === 'rc'),
-      'stderr before rc',
-    );
+    assert.ok(ctx.recorded.findIndex((r) => r.kind === 'output' && r.stream === 'stderr') < ctx.recorded.findIndex((r) => r.kind === 'status' && r.key === 'rc'), 'stderr before rc');
   });
 
   it('a file of exactly maxsize bytes is not an error', async () => {
@@ -357,10 +353,7 @@ describe('uploadDirectory', () => {
   it('a missing directory: Python text, rc 1, nothing written', async () => {
     const path = join(root, 'no-dir');
     const [ctx, writer] = await uploadDir({ path, blocksize: 16384 });
-    assert.equal(
-      ctx.text('stderr'),
-      `Cannot read directory '${path}' for upload: [Errno 2] No such file or directory: '${path}'\n`,
-    );
+    assert.equal(ctx.text('stderr'), `Cannot read directory '${path}' for upload: [Errno 2] No such file or directory: '${path}'\n`);
     assert.deepEqual(writer.calls, []);
     assert.equal(ctx.rc, 1);
   });

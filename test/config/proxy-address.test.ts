@@ -10,7 +10,9 @@ test('proxy settings: Twisted tcp: endpoints and http:// URLs with credentials',
   assert.deepEqual(parseProxyAddress('http://u%20x:p%40ss%3Aw@10.0.0.1:3128/'), { host: '10.0.0.1', port: 3128, username: 'u x', password: 'p@ss:w' });
   assert.deepEqual(parseProxyAddress('http://user@[::1]:3128'), { host: '::1', port: 3128, username: 'user', password: '' });
   assert.deepEqual(transportOptionsFor({ host: 'bm', port: 9989, connectionString: null, useTls: false, proxyConnectionString: 'http://a:b@px:1' }), {
-    host: 'bm', port: 9989, proxy: { host: 'px', port: 1, username: 'a', password: 'b' },
+    host: 'bm',
+    port: 9989,
+    proxy: { host: 'px', port: 1, username: 'a', password: 'b' },
   });
 });
 
@@ -25,12 +27,15 @@ test('bad proxy settings are ConfigErrors that do not show the password', () => 
     ['tcp:proxy', /no valid port/],
     ['x'.repeat(5000), /longer than 4096/],
   ] as const) {
-    assert.throws(() => parseProxyAddress(text), (err: Error) => {
-      assert.equal(err.name, 'ConfigError', text);
-      assert.match(err.message, re);
-      assert.ok(!err.message.includes('secret'), err.message);
-      return true;
-    });
+    assert.throws(
+      () => parseProxyAddress(text),
+      (err: Error) => {
+        assert.equal(err.name, 'ConfigError', text);
+        assert.match(err.message, re);
+        assert.ok(!err.message.includes('secret'), err.message);
+        return true;
+      },
+    );
   }
   assert.equal(redactProxyPassword('http://u:secret@proxy:1'), 'http://u:***@proxy:1');
 });

@@ -112,11 +112,14 @@ passwd = open('/nonexistent/worker-secret').read()
 Worker('m', 9989, 'w', passwd, '.', 600).setServiceParent(application)
 `,
   );
-  assert.throws(() => loadTac(dir), (err: unknown) => {
-    assert.ok(err instanceof ConfigError);
-    assert.match(err.message, /buildbot\.tac:4: .*FileNotFoundError: .*\/nonexistent\/worker-secret/);
-    return true;
-  });
+  assert.throws(
+    () => loadTac(dir),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /buildbot\.tac:4: .*FileNotFoundError: .*\/nonexistent\/worker-secret/);
+      return true;
+    },
+  );
 });
 
 test('values the worker cannot take are refused like in a plain tac (checked by the reader)', { skip }, () => {
@@ -144,12 +147,15 @@ passwd = open('/etc/worker/secret').read().strip()
 s = Worker('m', 9989, 'w', passwd, '.', 600)
 `,
   );
-  assert.throws(() => loadTac(dir, { PATH: path.join(dir, 'no-bin') }), (err: unknown) => {
-    assert.ok(err instanceof ConfigError);
-    assert.match(err.message, /buildbot\.tac:[45]: /);
-    assert.ok(!err.message.includes('evaluated with'), err.message);
-    return true;
-  });
+  assert.throws(
+    () => loadTac(dir, { PATH: path.join(dir, 'no-bin') }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /buildbot\.tac:[45]: /);
+      assert.ok(!err.message.includes('evaluated with'), err.message);
+      return true;
+    },
+  );
 });
 
 test('a file that is not a worker tac is not handed to python3', { skip }, () => {

@@ -6,9 +6,25 @@ import { parseTac, splitStatements } from '../../src/config/tac-reader.js';
 import { parsePyLiteral, pyRepr } from '../../src/config/python-literal.js';
 
 const base: TacValues = {
-  basedir: '/srv/w1', logSize: 10000000, logCount: '10', noLogrotate: false, host: 'master.example.org', port: 9989,
-  connectionString: null, name: 'w1', passwd: 'secret', keepalive: 600, umask: 'None', maxdelay: 300, numcpus: 'None',
-  allowShutdown: null, maxretries: 'None', useTls: false, deleteLeftoverDirs: false, proxyConnectionString: null, protocol: 'pb',
+  basedir: '/srv/w1',
+  logSize: 10000000,
+  logCount: '10',
+  noLogrotate: false,
+  host: 'master.example.org',
+  port: 9989,
+  connectionString: null,
+  name: 'w1',
+  passwd: 'secret',
+  keepalive: 600,
+  umask: 'None',
+  maxdelay: 300,
+  numcpus: 'None',
+  allowShutdown: null,
+  maxretries: 'None',
+  useTls: false,
+  deleteLeftoverDirs: false,
+  proxyConnectionString: null,
+  protocol: 'pb',
 };
 
 /** What Python's create_worker.py (snapshot template) writes for `create-worker /srv/w1 master.example.org w1 secret`. */
@@ -149,13 +165,40 @@ test('any string survives pyRepr → parsePyLiteral', async () => {
 });
 
 test('a tac written by makeTac reads back to the same settings', () => {
-  const tac = makeTac({ ...base, umask: '0o22', numcpus: '4', maxretries: '3', allowShutdown: 'signal', useTls: true, deleteLeftoverDirs: true, protocol: 'msgpack_experimental_v7', logCount: 'None', logSize: 5000, passwd: "p'w\"\\" });
+  const tac = makeTac({
+    ...base,
+    umask: '0o22',
+    numcpus: '4',
+    maxretries: '3',
+    allowShutdown: 'signal',
+    useTls: true,
+    deleteLeftoverDirs: true,
+    protocol: 'msgpack_experimental_v7',
+    logCount: 'None',
+    logSize: 5000,
+    passwd: 'p\'w"\\',
+  });
   const cfg = parseTac(tac, '/srv/w1/buildbot.tac', {});
   assert.deepEqual(cfg, {
-    basedir: '/srv/w1', host: 'master.example.org', port: 9989, connectionString: null, workername: 'w1', password: "p'w\"\\",
-    keepalive: 600, umask: 0o22, maxdelay: 300, numcpus: 4, allowShutdown: 'signal', maxretries: 3, useTls: true,
-    deleteLeftoverDirs: true, proxyConnectionString: null, protocol: 'msgpack_experimental_v7', path: null,
-    logRotation: { rotateLength: 5000, maxRotatedFiles: null }, logToStdout: false,
+    basedir: '/srv/w1',
+    host: 'master.example.org',
+    port: 9989,
+    connectionString: null,
+    workername: 'w1',
+    password: 'p\'w"\\',
+    keepalive: 600,
+    umask: 0o22,
+    maxdelay: 300,
+    numcpus: 4,
+    allowShutdown: 'signal',
+    maxretries: 3,
+    useTls: true,
+    deleteLeftoverDirs: true,
+    proxyConnectionString: null,
+    protocol: 'msgpack_experimental_v7',
+    path: null,
+    logRotation: { rotateLength: 5000, maxRotatedFiles: null },
+    logToStdout: false,
   });
 });
 
@@ -265,22 +308,31 @@ s.setServiceParent(application)
 });
 
 test('bad tacs give ConfigErrors naming the problem', () => {
-  assert.throws(() => parseTac('x = 1\n', '/t/buildbot.tac', {}), (e) => e instanceof ConfigError && /unexpected content/.test(e.message));
+  assert.throws(
+    () => parseTac('x = 1\n', '/t/buildbot.tac', {}),
+    (e) => e instanceof ConfigError && /unexpected content/.test(e.message),
+  );
   assert.throws(() => parseTac("application = service.Application('buildbot-worker')\n", '/t/buildbot.tac', {}), /no Worker/);
   const weird = makeTac(base).replace("passwd = 'secret'", 'passwd = open("/etc/pw").read()');
-  assert.throws(() => parseTac(weird, '/t/buildbot.tac', {}), (e) => e instanceof ConfigError && /passwd/.test(e.message));
+  assert.throws(
+    () => parseTac(weird, '/t/buildbot.tac', {}),
+    (e) => e instanceof ConfigError && /passwd/.test(e.message),
+  );
   const badProto = makeTac({ ...base, protocol: 'null' });
   assert.throws(() => parseTac(badProto, '/t/buildbot.tac', {}), /Unknown protocol null/);
 });
 
 test('statements continue across brackets, strings and backslashes; comments are dropped', () => {
   const st = splitStatements("a = (1,\n  2)  # c\nb = '''x\ny'''\nc = 1 + \\\n 2\n  d = 3\n");
-  assert.deepEqual(st.map((s) => [s.text, s.line, s.indented]), [
-    ['a = (1,   2)', 1, false],
-    ["b = '''x\ny'''", 3, false],
-    ['c = 1 +   2', 5, false],
-    ['d = 3', 7, true],
-  ]);
+  assert.deepEqual(
+    st.map((s) => [s.text, s.line, s.indented]),
+    [
+      ['a = (1,   2)', 1, false],
+      ["b = '''x\ny'''", 3, false],
+      ['c = 1 +   2', 5, false],
+      ['d = 3', 7, true],
+    ],
+  );
 });
 
 /** Characters produced by String trim/slice/substring while `run` runs: the copying work of a parser. */

@@ -19,7 +19,10 @@ import { REPO_ROOT, RealMaster, SUCCESS, realMasterUnavailable, REST_POLLING } f
 import { IMAGE, buildImage, ok, podman, podmanAsync, podmanEnv, podmanUnavailable, removeContainer, storageNote } from './podman.js';
 
 const skip = podmanUnavailable();
-const PROTOCOLS = [['pb', 'pb'], ['msgpack', 'msgpack_experimental_v7']] as const;
+const PROTOCOLS = [
+  ['pb', 'pb'],
+  ['msgpack', 'msgpack_experimental_v7'],
+] as const;
 type Protocol = (typeof PROTOCOLS)[number][0];
 const WIRE: Record<Protocol, string> = { pb: 'pb', msgpack: 'msgpack_experimental_v7' };
 const ATTACH_TIMEOUT_MS = 120_000;
@@ -123,7 +126,10 @@ async function processTable(name: string): Promise<Proc[]> {
     const m = /^(\d+) \((.*)\) (\S) (\d+) [^\t]*\t(.*)$/.exec(line);
     if (m) procs.push({ pid: Number(m[1]), state: m[3]!, ppid: Number(m[4]), cmdline: m[5]! });
   }
-  assert.ok(procs.some((p) => p.pid === 1), `PID 1 in the table:\n${out}`);
+  assert.ok(
+    procs.some((p) => p.pid === 1),
+    `PID 1 in the table:\n${out}`,
+  );
   return procs;
 }
 
@@ -232,7 +238,10 @@ describe('the image under podman', { skip, timeout: 30 * 60_000 }, () => {
     }
   });
 
-  for (const [protocol, how] of [['msgpack', 'env'], ['pb', 'flag']] as const) {
+  for (const [protocol, how] of [
+    ['msgpack', 'env'],
+    ['pb', 'flag'],
+  ] as const) {
     test(`${protocol}: exit when idle (${how === 'env' ? 'WORKER_EXIT_WHEN_IDLE' : '--exit-when-idle'}) ends the container with 0 after its build`, async () => {
       const c = await runAttached(
         how === 'env'
@@ -332,7 +341,7 @@ async function startPodmanService(dir: string): Promise<{ socket: string; stop()
   };
 }
 
-describe('a real Buildbot 3.7 master starts the image as a DockerLatentWorker through podman\'s Docker API', { skip: latentSkip, timeout: 20 * 60_000 }, () => {
+describe("a real Buildbot 3.7 master starts the image as a DockerLatentWorker through podman's Docker API", { skip: latentSkip, timeout: 20 * 60_000 }, () => {
   test('force → the container starts and attaches, the build runs in it, the master stops and removes it after build_wait_timeout', async (t) => {
     await ensureImage();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'latent-'));

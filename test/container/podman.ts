@@ -97,10 +97,7 @@ export async function buildImage(): Promise<void> {
     });
     ok(made, 'scripts/container-base.sh');
   }
-  ok(
-    await podmanAsync(['build', '--pull=never', '--network=host', '--build-arg', `BASE=${BASE_IMAGE}`, '-t', IMAGE, '-f', path.join(REPO_ROOT, 'Dockerfile'), REPO_ROOT]),
-    'podman build',
-  );
+  ok(await podmanAsync(['build', '--pull=never', '--network=host', '--build-arg', `BASE=${BASE_IMAGE}`, '-t', IMAGE, '-f', path.join(REPO_ROOT, 'Dockerfile'), REPO_ROOT]), 'podman build');
 }
 
 /** Remove a container, whatever its state. */

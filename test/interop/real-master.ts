@@ -71,7 +71,13 @@ export interface BuildResult {
 }
 
 /** Buildbot result codes. */
-export const SUCCESS = 0, WARNINGS = 1, FAILURE = 2, SKIPPED = 3, EXCEPTION = 4, RETRY = 5, CANCELLED = 6;
+export const SUCCESS = 0,
+  WARNINGS = 1,
+  FAILURE = 2,
+  SKIPPED = 3,
+  EXCEPTION = 4,
+  RETRY = 5,
+  CANCELLED = 6;
 
 export interface RealMasterOptions {
   /** master.cfg to use; default test/interop/master.cfg (the benchmarks bring their own). */
@@ -227,12 +233,17 @@ export class RealMaster {
   /** Wait until step `stepName` of the build of `brid` has started; resolves to the build id. */
   async waitStepStarted(brid: number, stepName: string, timeoutMs = 60_000): Promise<number> {
     let buildid: number | undefined;
-    await eventually(async () => {
-      buildid = await this.buildOf(brid);
-      if (buildid === undefined) return false;
-      const s = await this.get(`/builds/${buildid}/steps`);
-      return s.steps.some((st: any) => st.name === stepName && st.started_at);
-    }, `step ${stepName} to start`, timeoutMs, { ...REST_POLLING, context: () => this.log() });
+    await eventually(
+      async () => {
+        buildid = await this.buildOf(brid);
+        if (buildid === undefined) return false;
+        const s = await this.get(`/builds/${buildid}/steps`);
+        return s.steps.some((st: any) => st.name === stepName && st.started_at);
+      },
+      `step ${stepName} to start`,
+      timeoutMs,
+      { ...REST_POLLING, context: () => this.log() },
+    );
     return buildid!;
   }
 
@@ -241,10 +252,15 @@ export class RealMaster {
   }
 
   async waitBuild(brid: number, timeoutMs = 180_000): Promise<BuildResult> {
-    await eventually(async () => {
-      const r = await this.get(`/buildrequests/${brid}`);
-      return Boolean(r.buildrequests?.[0]?.complete);
-    }, `build request ${brid}`, timeoutMs, { ...REST_POLLING, context: () => this.log() });
+    await eventually(
+      async () => {
+        const r = await this.get(`/buildrequests/${brid}`);
+        return Boolean(r.buildrequests?.[0]?.complete);
+      },
+      `build request ${brid}`,
+      timeoutMs,
+      { ...REST_POLLING, context: () => this.log() },
+    );
     const build = (await this.get(`/buildrequests/${brid}/builds`)).builds[0];
     const steps: StepResult[] = [];
     for (const st of (await this.get(`/builds/${build.buildid}/steps`)).steps) {

@@ -69,7 +69,10 @@ test('PB: a connection that does not log in within the login deadline is closed;
 
     clock.advance(30_000);
     await idle.closed;
-    assert.ok(events.some((e) => e.type === 'violation' && e.worker === null && /no login within 30 s/.test(e.message)), JSON.stringify(events.map((e) => e.type)));
+    assert.ok(
+      events.some((e) => e.type === 'violation' && e.worker === null && /no login within 30 s/.test(e.message)),
+      JSON.stringify(events.map((e) => e.type)),
+    );
     await h.print('still here');
     assert.equal(h.attached, true, 'the worker that logged in in time is not dropped');
     w.close();

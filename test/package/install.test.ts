@@ -134,7 +134,10 @@ describe('npm install -g', { skip: unavailable(), timeout: 20 * 60_000 }, () => 
     tarball = path.join(dest, made[0]!);
     const listed = await run('tar', ['-tzf', tarball]);
     assert.equal(listed.code, 0, listed.out);
-    const files = listed.out.split('\n').filter((f) => f.startsWith('package/')).map((f) => f.slice('package/'.length));
+    const files = listed.out
+      .split('\n')
+      .filter((f) => f.startsWith('package/'))
+      .map((f) => f.slice('package/'.length));
     for (const f of ['dist/src/cli/main.js', 'bin/worker.js', 'www/index.html', 'contrib/systemd/buildbot-worker@.service', 'info.example/admin', 'README.md', 'LICENSE', 'package.json']) {
       assert.ok(files.includes(f), `${f} in the tarball`);
     }

@@ -54,8 +54,7 @@ test('initial stdin is written and closed; without it stdin is at EOF', async ()
   assert.equal(empty.exit.code, 0);
 });
 
-const execError = (osCode: string, path: string) => (e: unknown) =>
-  e instanceof ExecError && e.osCode === osCode && e.path === path;
+const execError = (osCode: string, path: string) => (e: unknown) => e instanceof ExecError && e.osCode === osCode && e.path === path;
 
 test('a program that cannot be executed rejects with ExecError naming the path Python names', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'spawn-exec-'));

@@ -249,10 +249,7 @@ test('floats: PyFloat and non-integral numbers are FLOAT, big-endian IEEE-754; -
 test('vocabulary words become VOCAB only in the pb dialect, anywhere they occur', () => {
   const expr: SExp = [b('message'), [b('list'), b('error'), b('errors'), b('')]];
   assert.equal(encodeBanana(expr, 'pb').toString('hex'), '02801a87 0480 0887 1c87 0682 6572726f7273 0082'.replace(/\s/g, ''));
-  assert.equal(
-    encodeBanana(expr, 'none').toString('hex'),
-    '0280 0782 6d657373616765 0480 0482 6c697374 0582 6572726f72 0682 6572726f7273 0082'.replace(/\s/g, ''),
-  );
+  assert.equal(encodeBanana(expr, 'none').toString('hex'), '0280 0782 6d657373616765 0480 0482 6c697374 0582 6572726f72 0682 6572726f7273 0082'.replace(/\s/g, ''));
   for (let i = 1; i < PB_VOCABULARY.length; i++) {
     assert.deepEqual(decodeAll(encodeBanana(b(PB_VOCABULARY[i]!), 'pb'), 'pb'), [b(PB_VOCABULARY[i]!)]);
   }
@@ -339,8 +336,14 @@ test('an unknown type byte is refused; the decoder then stays failed', () => {
     () => dec.feed(hex('018f 0181')),
     (err) => ((first = err), bananaError(BananaErrorCode.typeByte)(err)),
   );
-  assert.throws(() => dec.next(), (err) => err === first);
-  assert.throws(() => dec.push(hex('0181')), (err) => err === first);
+  assert.throws(
+    () => dec.next(),
+    (err) => err === first,
+  );
+  assert.throws(
+    () => dec.push(hex('0181')),
+    (err) => err === first,
+  );
   for (let t = 0x88; t <= 0xff; t++) assert.throws(() => new BananaDecoder('pb').feed(Buffer.from([t])), bananaError(BananaErrorCode.typeByte));
 });
 

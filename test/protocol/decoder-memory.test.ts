@@ -153,7 +153,10 @@ test('banana: the first expression (the dialect offer) gets a tiny budget; after
   const got: SExp[] = [];
   const framing = new ClientFraming({ write: (b) => written.push(b), onNegotiated: () => {}, onExpression: (e) => got.push(e) });
   const offer = encodeBanana(new Array<SExp>(DIALECT_MESSAGE_BUDGET.nodes).fill(Buffer.from('pb')), 'none');
-  assert.throws(() => framing.receive(offer), (err: unknown) => err instanceof BananaError && err.code === BananaErrorCode.budget);
+  assert.throws(
+    () => framing.receive(offer),
+    (err: unknown) => err instanceof BananaError && err.code === BananaErrorCode.budget,
+  );
 
   const ok = new ClientFraming({ write: (b) => written.push(b), onNegotiated: () => {}, onExpression: (e) => got.push(e) });
   ok.receive(encodeBanana([Buffer.from('pb'), Buffer.from('none')], 'none'));

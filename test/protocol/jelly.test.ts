@@ -110,8 +110,7 @@ function fromVector(v: VectorSExp): SExp {
   return Buffer.from(v.b, 'hex');
 }
 
-const vectors = (JSON.parse(readFixture('banana-vectors.json')) as { vectors: Array<{ name: string; value: Tagged; sexp: VectorSExp; banana_pb_hex: string }> })
-  .vectors;
+const vectors = (JSON.parse(readFixture('banana-vectors.json')) as { vectors: Array<{ name: string; value: Tagged; sexp: VectorSExp; banana_pb_hex: string }> }).vectors;
 
 test('every vector: jelly gives Twisted s-expression and bytes, unjelly gives the value back (pb.md §3)', () => {
   for (const v of vectors) {
@@ -145,13 +144,7 @@ test('reference numbers are assigned in the order second occurrences are met, an
   const x = ['x'];
   const y = ['y'];
   const value = [y, x, x, y];
-  assert.deepEqual(jelly(value), [
-    b('list'),
-    [b('reference'), 2, [b('list'), u('y')]],
-    [b('reference'), 1, [b('list'), u('x')]],
-    [b('dereference'), 1],
-    [b('dereference'), 2],
-  ]);
+  assert.deepEqual(jelly(value), [b('list'), [b('reference'), 2, [b('list'), u('y')]], [b('reference'), 1, [b('list'), u('x')]], [b('dereference'), 1], [b('dereference'), 2]]);
   assert.deepEqual(jelly(x), [b('list'), u('x')]);
   // Cycles through a dict and through a tuple.
   const d: JellyDict = Object.create(null) as JellyDict;
@@ -177,9 +170,7 @@ function jellyParts(e: SExp): SExp[] {
 }
 
 const captured = pbStreams().flatMap((s) =>
-  s.expressions
-    .filter((x) => x.index > 0)
-    .map((x) => ({ number: x.number, conn: s.conn, dir: s.dir, expr: new BananaDecoder('pb').feed(s.bytes.subarray(x.start, x.end))[0]! })),
+  s.expressions.filter((x) => x.index > 0).map((x) => ({ number: x.number, conn: s.conn, dir: s.dir, expr: new BananaDecoder('pb').feed(s.bytes.subarray(x.start, x.end))[0]! })),
 );
 
 /** The first captured broker message on `conn` going `dir` with PB command `cmd` (and method `method`) that `more` accepts. */
@@ -243,7 +234,9 @@ test('captured values: text vs bytes, booleans, ints, floats, tuples and referen
   const update = unjelly((updateCall.expr as SExp[])[5]!) as PyTuple;
   const elapsed = ((update.items[0] as JellyValue[])[0] as JellyValue[])[0] as JellyDict;
   assert.ok(elapsed.elapsed instanceof PyFloat);
-  const block = readFixture('pb-session.decoded.txt').split(/^={100}$/m).find((b) => b.startsWith(`\n#${updateCall.number} `))!;
+  const block = readFixture('pb-session.decoded.txt')
+    .split(/^={100}$/m)
+    .find((b) => b.startsWith(`\n#${updateCall.number} `))!;
   assert.ok(block.includes(`args = ([[{'elapsed': ${pyFloatRepr(elapsed.elapsed.value)}}, 0]],)`), `#${updateCall.number}: ${pyFloatRepr(elapsed.elapsed.value)}`);
   // The login answer: (challenge bytes, remote challenger).
   const loginId = (loginCall.expr as SExp[])[1];
@@ -392,14 +385,14 @@ test('toPlain drops the Python-only distinctions', () => {
   assert.deepEqual(plain.t, [1, 2.5]);
   assert.deepEqual(plain.m, Object.assign(Object.create(null), { k: 'v', 3: null }));
   assert.deepEqual(plain.s, ['x']);
-  assert.ok(plain.r instanceof LocalRef, 'a RemoteRef sent back arrives as the receiver\'s own object');
+  assert.ok(plain.r instanceof LocalRef, "a RemoteRef sent back arrives as the receiver's own object");
   const cyclic: JellyValue[] = [];
   cyclic.push(cyclic);
   const p = toPlain(cyclic) as unknown[];
   assert.equal(p[0], p);
 });
 
-test('toPlain with decodeBytes is buildbot\'s decode(): bytes become text, dicts ordinary objects', () => {
+test("toPlain with decodeBytes is buildbot's decode(): bytes become text, dicts ordinary objects", () => {
   const value = unjelly(jelly(dict({ name: b('caf\u00c3\u00a9'), args: [b('a'), new PyTuple([b('b')])], env: new Map<JellyValue, JellyValue>([[b('__proto__'), b('x')]]) })));
   const decoded = toPlain(value, { decodeBytes: true }) as Record<string, unknown>;
   assert.equal(Object.getPrototypeOf(decoded), Object.prototype);

@@ -111,7 +111,11 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
       const up = await run('uploadFile', { workersrc: 'huge-limits.bin', workdir: 'build', maxsize: Number.MAX_SAFE_INTEGER, blocksize: 2 ** 40 }, { upload: { collect: true } });
       assert.equal(up.status, 'SUCCESS', errorText(up));
       assert.equal(sha256(up.upload!.data), sha256(data));
-      const down = await run('downloadFile', { workerdest: 'huge-down.bin', workdir: 'build', maxsize: Number.MAX_SAFE_INTEGER, blocksize: 2 ** 40, mode: null }, { download: { data, faithfulReadBug: false } });
+      const down = await run(
+        'downloadFile',
+        { workerdest: 'huge-down.bin', workdir: 'build', maxsize: Number.MAX_SAFE_INTEGER, blocksize: 2 ** 40, mode: null },
+        { download: { data, faithfulReadBug: false } },
+      );
       assert.equal(down.status, 'SUCCESS', errorText(down));
       const negative = await run('uploadFile', { workersrc: 'huge-limits.bin', workdir: 'build', blocksize: -5 }, { upload: { collect: true } });
       assert.ok(negative.status === 'SUCCESS' || negative.status === 'EXCEPTION', errorText(negative));
@@ -121,13 +125,17 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
       const data = randomBytes(2 * 1024 * 1024);
       writeFileSync(path.join(builddir, 'writer-fails.bin'), data);
       let writes = 0;
-      const r = await run('uploadFile', { workersrc: 'writer-fails.bin', workdir: 'build', blocksize: 65536 }, {
-        upload: {
-          onData: () => {
-            if (++writes === 3) throw new Error('disk on the master is full');
+      const r = await run(
+        'uploadFile',
+        { workersrc: 'writer-fails.bin', workdir: 'build', blocksize: 65536 },
+        {
+          upload: {
+            onData: () => {
+              if (++writes === 3) throw new Error('disk on the master is full');
+            },
           },
         },
-      });
+      );
       assert.notEqual(r.status, 'SUCCESS');
       assert.match(errorText(r), /disk on the master is full/);
       assert.ok(existsSync(path.join(builddir, 'writer-fails.bin')));

@@ -39,7 +39,12 @@ function onlyOwnErrors(fn: () => void): void {
 const pbChunks = captureChunks('pb-session.jsonl');
 const msgpackChunks = captureChunks('msgpack-session.jsonl');
 /** Master → worker PB bytes after the dialect offer (PB dialect), and msgpack messages. */
-const pbStream = Buffer.concat(pbChunks.filter((c) => c.conn === 2 && c.dir === 'm2w').map((c) => c.bytes).slice(1));
+const pbStream = Buffer.concat(
+  pbChunks
+    .filter((c) => c.conn === 2 && c.dir === 'm2w')
+    .map((c) => c.bytes)
+    .slice(1),
+);
 const dialectOffer = pbChunks.find((c) => c.conn === 2 && c.dir === 'm2w')!.bytes;
 const pbM2w = pbChunks.filter((c) => c.conn === 2 && c.dir === 'm2w').map((c) => c.bytes);
 const msgpackMessages = msgpackChunks.filter((c) => c.dir === 'm2w' && c.bytes.length > 0).map((c) => c.bytes);
@@ -72,7 +77,11 @@ function mutate(input: Uint8Array, ops: Mutation[]): Buffer {
 /** Banana bytes that are structurally plausible: tokens with random prefixes. */
 const bananaTokens = fc
   .array(
-    fc.tuple(fc.uint8Array({ minLength: 0, maxLength: 4 }).map((p) => p.map((x) => x & 0x7f)), fc.constantFrom(0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87), fc.uint8Array({ maxLength: 8 })),
+    fc.tuple(
+      fc.uint8Array({ minLength: 0, maxLength: 4 }).map((p) => p.map((x) => x & 0x7f)),
+      fc.constantFrom(0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87),
+      fc.uint8Array({ maxLength: 8 }),
+    ),
     { maxLength: 40 },
   )
   .map((tokens) => Buffer.concat(tokens.flatMap(([prefix, type, tail]) => [Buffer.from(prefix), Buffer.from([type]), Buffer.from(tail)])));
@@ -85,12 +94,39 @@ test('banana decoder: random, token-shaped and mutated captured bytes raise only
       for (let i = 0; i < bytes.length; i += 7) dec.feed(bytes.subarray(i, i + 7));
     });
   fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), fc.constantFrom('pb' as const, 'none' as const), decode), { numRuns: RUNS });
-  fc.assert(fc.property(bananaTokens, (b) => decode(b, 'pb')), { numRuns: RUNS });
-  fc.assert(fc.property(mutation, (m) => decode(mutate(pbStream, m), 'pb')), { numRuns: RUNS });
+  fc.assert(
+    fc.property(bananaTokens, (b) => decode(b, 'pb')),
+    { numRuns: RUNS },
+  );
+  fc.assert(
+    fc.property(mutation, (m) => decode(mutate(pbStream, m), 'pb')),
+    { numRuns: RUNS },
+  );
 });
 
 /** Random s-expressions using jelly's type names, so the unjellier goes deep. */
-const jellyWords = ['list', 'tuple', 'dictionary', 'reference', 'dereference', 'copyable', 'remote', 'local', 'unpersistable', 'boolean', 'none', 'set', 'frozenset', 'unicode', 'module', 'class', 'function', 'instance', 'twisted.spread.pb.CopyableFailure', 'x'];
+const jellyWords = [
+  'list',
+  'tuple',
+  'dictionary',
+  'reference',
+  'dereference',
+  'copyable',
+  'remote',
+  'local',
+  'unpersistable',
+  'boolean',
+  'none',
+  'set',
+  'frozenset',
+  'unicode',
+  'module',
+  'class',
+  'function',
+  'instance',
+  'twisted.spread.pb.CopyableFailure',
+  'x',
+];
 const { sexp } = fc.letrec<{ sexp: SExp }>((tie) => ({
   sexp: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
@@ -103,11 +139,17 @@ const { sexp } = fc.letrec<{ sexp: SExp }>((tie) => ({
 }));
 
 test('jelly: random s-expressions built from its type names raise only its own errors', () => {
-  fc.assert(fc.property(sexp, (e) => onlyOwnErrors(() => void unjelly(e))), { numRuns: RUNS * 3 });
+  fc.assert(
+    fc.property(sexp, (e) => onlyOwnErrors(() => void unjelly(e))),
+    { numRuns: RUNS * 3 },
+  );
 });
 
 test('msgpack decoder: random and mutated captured messages raise only its own errors', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), (b) => onlyOwnErrors(() => void decodeMessage(b))), { numRuns: RUNS });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 2000 }), (b) => onlyOwnErrors(() => void decodeMessage(b))),
+    { numRuns: RUNS },
+  );
   fc.assert(
     fc.property(fc.integer({ min: 0, max: msgpackMessages.length - 1 }), mutation, (i, m) => onlyOwnErrors(() => void decodeMessage(mutate(msgpackMessages[i]!, m)))),
     { numRuns: RUNS },
@@ -135,7 +177,16 @@ function msgpackWorker() {
 }
 
 const OPS = ['print', 'keepalive', 'get_worker_info', 'set_worker_settings', 'start_command', 'interrupt_command', 'response', 'update', 'complete', 'bogus'];
-const anyValue = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.uint8Array({ maxLength: 8 }), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }));
+const anyValue = fc.oneof(
+  fc.string(),
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.uint8Array({ maxLength: 8 }),
+  fc.array(fc.string(), { maxLength: 3 }),
+  fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }),
+);
 const msgpackMessage = fc.record(
   {
     op: fc.oneof(fc.constantFrom(...OPS), anyValue),
@@ -152,36 +203,48 @@ const msgpackMessage = fc.record(
 
 test('msgpack session layer: random messages and bytes get answers or typed errors, nothing escapes', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.oneof(msgpackMessage.map((m) => encodeMessage(m as MsgpackMessage)), fc.uint8Array({ maxLength: 64 })), { minLength: 1, maxLength: 10 }), async (frames) => {
-      const { peer, handlers, sent } = msgpackWorker();
-      const requests = new Map<number, number>();
-      const unknownOps = new Set<number>();
-      for (const f of frames) {
-        onlyOwnErrors(() => peer.receive(f));
-        const m = tryDecode(f);
-        if (!m || !Object.hasOwn(m, 'op') || !Object.hasOwn(m, 'seq_number') || m.op === 'response') continue;
-        const seq = m.seq_number;
-        if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 0) continue;
-        requests.set(seq, (requests.get(seq) ?? 0) + 1);
-        if (typeof m.op !== 'string' || !Object.hasOwn(ops.table, m.op)) unknownOps.add(seq);
-      }
-      await settle();
-      // Every message out is a stamped map; every response answers a request, at most once per request.
-      const answered = new Map<number, number>();
-      for (const m of sent) {
-        assert.ok(typeof m.op === 'string' && typeof m.seq_number === 'number', JSON.stringify(m));
-        if (m.op !== 'response') continue;
-        const seq = m.seq_number as number;
-        answered.set(seq, (answered.get(seq) ?? 0) + 1);
-        assert.ok((answered.get(seq) ?? 0) <= (requests.get(seq) ?? 0), `response to seq_number ${seq}, which was not asked (or asked fewer times)`);
-      }
-      // An unknown op is answered at once, with an error.
-      for (const seq of unknownOps) {
-        assert.ok(sent.some((m) => m.op === 'response' && m.seq_number === seq && m.is_exception === true && String(m.result).endsWith('does not exist.')), `unknown op ${seq} answered`);
-      }
-      peer.connectionLost(new (class extends WorkerError {})(ERR.CONNECTION_CLOSED, 'test over'));
-      await handlers.idle();
-    }),
+    fc.asyncProperty(
+      fc.array(
+        fc.oneof(
+          msgpackMessage.map((m) => encodeMessage(m as MsgpackMessage)),
+          fc.uint8Array({ maxLength: 64 }),
+        ),
+        { minLength: 1, maxLength: 10 },
+      ),
+      async (frames) => {
+        const { peer, handlers, sent } = msgpackWorker();
+        const requests = new Map<number, number>();
+        const unknownOps = new Set<number>();
+        for (const f of frames) {
+          onlyOwnErrors(() => peer.receive(f));
+          const m = tryDecode(f);
+          if (!m || !Object.hasOwn(m, 'op') || !Object.hasOwn(m, 'seq_number') || m.op === 'response') continue;
+          const seq = m.seq_number;
+          if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 0) continue;
+          requests.set(seq, (requests.get(seq) ?? 0) + 1);
+          if (typeof m.op !== 'string' || !Object.hasOwn(ops.table, m.op)) unknownOps.add(seq);
+        }
+        await settle();
+        // Every message out is a stamped map; every response answers a request, at most once per request.
+        const answered = new Map<number, number>();
+        for (const m of sent) {
+          assert.ok(typeof m.op === 'string' && typeof m.seq_number === 'number', JSON.stringify(m));
+          if (m.op !== 'response') continue;
+          const seq = m.seq_number as number;
+          answered.set(seq, (answered.get(seq) ?? 0) + 1);
+          assert.ok((answered.get(seq) ?? 0) <= (requests.get(seq) ?? 0), `response to seq_number ${seq}, which was not asked (or asked fewer times)`);
+        }
+        // An unknown op is answered at once, with an error.
+        for (const seq of unknownOps) {
+          assert.ok(
+            sent.some((m) => m.op === 'response' && m.seq_number === seq && m.is_exception === true && String(m.result).endsWith('does not exist.')),
+            `unknown op ${seq} answered`,
+          );
+        }
+        peer.connectionLost(new (class extends WorkerError {})(ERR.CONNECTION_CLOSED, 'test over'));
+        await handlers.idle();
+      },
+    ),
     { numRuns: RUNS },
   );
 });

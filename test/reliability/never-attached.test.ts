@@ -93,10 +93,7 @@ describe('a connection that opens but never attaches is dropped and retried', { 
 
   test('msgpack: the server accepts TCP and never answers the upgrade (connection string timeout)', { timeout: 60_000 }, async () => {
     const stall = await silentTcpServer();
-    await expectDroppedAndRetried('msgpack', stall, /did not complete the WebSocket upgrade within 3000 ms/, [
-      '--connection-string',
-      `tcp:host=127.0.0.1:port=${stall.port}:timeout=3`,
-    ]);
+    await expectDroppedAndRetried('msgpack', stall, /did not complete the WebSocket upgrade within 3000 ms/, ['--connection-string', `tcp:host=127.0.0.1:port=${stall.port}:timeout=3`]);
   });
 
   test('msgpack: the upgrade completes, then the master never attaches', { timeout: 60_000 }, async () => {

@@ -69,13 +69,17 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
           const run: CommandRun = handle.startCommand('builder', 'shell', { command: treeCommand(tree, marker, trigger), workdir: 'build', ...TRIGGER_ARGS[trigger] });
           // The leader (sh, with the marker in its command line) and its tree, all in one group.
           let pgid = 0;
-          await eventually(() => {
-            const leader = processesWith(`: ${marker}`)[0];
-            if (leader === undefined) return false;
-            pgid = leader;
-            // sh + the busy loop/sleep + the node fixture and its grandchild, or the backgrounded child.
-            return liveInGroup(pgid).length >= (tree === 'grandchild-ignores-term' ? 4 : 3);
-          }, 'the process tree to start', 10_000);
+          await eventually(
+            () => {
+              const leader = processesWith(`: ${marker}`)[0];
+              if (leader === undefined) return false;
+              pgid = leader;
+              // sh + the busy loop/sleep + the node fixture and its grandchild, or the backgrounded child.
+              return liveInGroup(pgid).length >= (tree === 'grandchild-ignores-term' ? 4 : 3);
+            },
+            'the process tree to start',
+            10_000,
+          );
           const members = liveInGroup(pgid);
           if (trigger === 'interrupt') await run.interrupt('reliability test says stop');
           const r = await run.done;
@@ -92,7 +96,7 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
       }
     }
 
-    test('a step\'s processes start with default signal dispositions and an empty signal mask', async () => {
+    test("a step's processes start with default signal dispositions and an empty signal mask", async () => {
       for (const usePTY of [false, true]) {
         // The program the worker starts reads its own status: a shell reading another
         // process's status could catch it inside fork(), where dash blocks every signal.

@@ -52,12 +52,22 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
       }
       try {
         const data = randomBytes(3 * 1024 * 1024);
-        const r = await handle.startCommand('builder', 'downloadFile', { workerdest: 'full/big.bin', workdir: 'build', maxsize: null, blocksize: 65536, mode: null }, { download: { data, faithfulReadBug: false } }).done;
+        const r = await handle.startCommand(
+          'builder',
+          'downloadFile',
+          { workerdest: 'full/big.bin', workdir: 'build', maxsize: null, blocksize: 65536, mode: null },
+          { download: { data, faithfulReadBug: false } },
+        ).done;
         assert.equal(r.status, 'FAILURE', JSON.stringify({ ...r, updates: undefined }));
         assert.match(r.logs.stdio, /No space left on device|ENOSPC/);
         assert.deepEqual(readdirSync(full), [], 'no partial or temporary file is left');
         // The disk has room again: the same download of a small file works.
-        const small = await handle.startCommand('builder', 'downloadFile', { workerdest: 'full/small.bin', workdir: 'build', maxsize: null, blocksize: 65536, mode: null }, { download: { data: data.subarray(0, 1000), faithfulReadBug: false } }).done;
+        const small = await handle.startCommand(
+          'builder',
+          'downloadFile',
+          { workerdest: 'full/small.bin', workdir: 'build', maxsize: null, blocksize: 65536, mode: null },
+          { download: { data: data.subarray(0, 1000), faithfulReadBug: false } },
+        ).done;
         assert.equal(small.status, 'SUCCESS', small.logs.stdio);
         assert.deepEqual(readdirSync(full), ['small.bin']);
       } finally {
@@ -73,7 +83,13 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
         let r;
         // Mostly shell steps; every 20th a transfer, whose writer/reader references must be released too.
         if (i % 20 === 10) r = await handle.startCommand('builder', 'uploadFile', { workersrc: 'small.txt', workdir: 'build', blocksize: 4096 }, { upload: { collect: false } }).done;
-        else if (i % 20 === 15) r = await handle.startCommand('builder', 'downloadFile', { workerdest: 'dl.txt', workdir: 'build', blocksize: 4096, maxsize: null, mode: null }, { download: { data: 'y'.repeat(5000), faithfulReadBug: false } }).done;
+        else if (i % 20 === 15)
+          r = await handle.startCommand(
+            'builder',
+            'downloadFile',
+            { workerdest: 'dl.txt', workdir: 'build', blocksize: 4096, maxsize: null, mode: null },
+            { download: { data: 'y'.repeat(5000), faithfulReadBug: false } },
+          ).done;
         else r = await handle.startCommand('builder', 'shell', { command: ['echo', `step ${i}`], workdir: 'build' }, { discardLogs: true }).done;
         assert.equal(r.status, 'SUCCESS', `step ${i}: ${r.logs.stdio} ${r.failure ?? ''}`);
         if (i % 250 === 249) {
@@ -83,7 +99,10 @@ for (const protocol of ['pb', 'msgpack'] as Protocol[]) {
       }
       resourceFigures.stepsRun += STEPS;
       t.diagnostic(`${protocol}: live references every 250 steps ${refs.join(' ')}; RSS MiB ${rss.map((v) => v.toFixed(0)).join(' ')}`);
-      assert.ok(refs.every((v) => v === refs[0]), `live references stay flat: ${refs.join(' ')}`);
+      assert.ok(
+        refs.every((v) => v === refs[0]),
+        `live references stay flat: ${refs.join(' ')}`,
+      );
       // After warm-up (the first 1 000 steps: heap and code caches settle) the rest may not add more than 40 MiB.
       // GC timing moves RSS by some 20 MiB between runs; a 6 000-step run (RELIABILITY_STEPS=6000) plateaus at ~108 MiB.
       const warm = rss[3]!;

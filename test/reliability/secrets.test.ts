@@ -149,8 +149,27 @@ describe('secrets: TLS', () => {
   before(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'secrets-tls-'));
     try {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
-        '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-days',
+          '2',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=DNS:localhost,IP:127.0.0.1',
+          '-keyout',
+          path.join(dir, 'key.pem'),
+          '-out',
+          path.join(dir, 'cert.pem'),
+        ],
+        { stdio: 'ignore' },
+      );
     } catch {
       return;
     }
@@ -171,7 +190,13 @@ describe('secrets: TLS', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as { port: number }).port;
 
-    const untrusted = await startWorker({ protocol: 'pb', port, name: 'tls-worker', password: PASSWORD, extraCreateArgs: ['--maxdelay', '1', '--connection-string', `tls:host=127.0.0.1:port=${port}`] });
+    const untrusted = await startWorker({
+      protocol: 'pb',
+      port,
+      name: 'tls-worker',
+      password: PASSWORD,
+      extraCreateArgs: ['--maxdelay', '1', '--connection-string', `tls:host=127.0.0.1:port=${port}`],
+    });
     try {
       await eventually(() => /self[- ]signed certificate/i.test(untrusted.output()), 'the certificate to be refused', 15_000);
       assert.equal(handshakes, 0, 'no TLS session was established with an untrusted master');
@@ -183,7 +208,13 @@ describe('secrets: TLS', () => {
     mkdirSync(roots);
     execFileSync('cp', [path.join(dir, 'cert.pem'), roots]);
     assert.equal(readdirSync(roots).length, 1);
-    const trusted = await startWorker({ protocol: 'pb', port, name: 'tls-worker', password: PASSWORD, extraCreateArgs: ['--connection-string', `tls:host=127.0.0.1:port=${port}:trustRoots=${roots}`] });
+    const trusted = await startWorker({
+      protocol: 'pb',
+      port,
+      name: 'tls-worker',
+      password: PASSWORD,
+      extraCreateArgs: ['--connection-string', `tls:host=127.0.0.1:port=${port}:trustRoots=${roots}`],
+    });
     try {
       await eventually(() => handshakes > 0, 'a TLS session with the trusted master', 15_000);
     } finally {

@@ -85,12 +85,21 @@ function parseDockerfile(text: string): Stage[] {
 const stages = parseDockerfile(fs.readFileSync(DOCKERFILE, 'utf8'));
 const image = stages[stages.length - 1]!;
 
-test('the Dockerfile: node:20-bookworm-slim by default (build argument BASE), production dependencies, tini as PID 1, user buildbot, the Python image\'s environment', () => {
-  assert.ok(stages.every((s) => s.from === 'node:20-bookworm-slim'), JSON.stringify(stages.map((s) => s.from)));
-  assert.ok(stages.some((s) => s.runs.some((r) => r.includes('npm ci --omit=dev'))), 'runtime dependencies only');
+test("the Dockerfile: node:20-bookworm-slim by default (build argument BASE), production dependencies, tini as PID 1, user buildbot, the Python image's environment", () => {
+  assert.ok(
+    stages.every((s) => s.from === 'node:20-bookworm-slim'),
+    JSON.stringify(stages.map((s) => s.from)),
+  );
+  assert.ok(
+    stages.some((s) => s.runs.some((r) => r.includes('npm ci --omit=dev'))),
+    'runtime dependencies only',
+  );
   assert.ok(!image.runs.some((r) => /\b(g\+\+|gcc|make|build-essential)\b/.test(r)), 'no compilers in the runtime stage');
   assert.ok(image.runs.some((r) => /apt-get install[^&]*\btini\b/.test(r)));
-  assert.ok(image.runs.some((r) => /apt-get install[^&]*\bbzip2\b/.test(r)), "bzip2 for compress='bz2'");
+  assert.ok(
+    image.runs.some((r) => /apt-get install[^&]*\bbzip2\b/.test(r)),
+    "bzip2 for compress='bz2'",
+  );
   assert.deepEqual(image.entrypoint, ['/usr/bin/tini', '--'], 'tini without -g: SIGTERM reaches the worker only');
   assert.equal(image.user, 'buildbot');
   assert.equal(image.workdir, IMAGE_BASEDIR);
@@ -98,8 +107,13 @@ test('the Dockerfile: node:20-bookworm-slim by default (build argument BASE), pr
   assert.deepEqual(
     { ...image.env, NODE_ENV: undefined },
     {
-      BUILDBOT_BASEDIR: IMAGE_BASEDIR, BUILDMASTER: 'localhost', BUILDMASTER_PORT: '9989', BUILDMASTER_PROTOCOL: 'pb',
-      WORKERNAME: 'docker', WORKER_ENVIRONMENT_BLACKLIST: 'WORKERPASS WORKERPASS_FILE', NODE_ENV: undefined,
+      BUILDBOT_BASEDIR: IMAGE_BASEDIR,
+      BUILDMASTER: 'localhost',
+      BUILDMASTER_PORT: '9989',
+      BUILDMASTER_PROTOCOL: 'pb',
+      WORKERNAME: 'docker',
+      WORKER_ENVIRONMENT_BLACKLIST: 'WORKERPASS WORKERPASS_FILE',
+      NODE_ENV: undefined,
     },
   );
   assert.ok(!('WORKERPASS' in image.env), 'no password baked into the image');
@@ -118,7 +132,10 @@ function runImageCmd(env: Record<string, string>, basedir: string) {
   return { child, exited, output: () => output };
 }
 
-for (const [protocol, wireName] of [['pb', 'pb'], ['msgpack', 'msgpack_experimental_v7']] as const) {
+for (const [protocol, wireName] of [
+  ['pb', 'pb'],
+  ['msgpack', 'msgpack_experimental_v7'],
+] as const) {
   test(`the image's CMD with DockerLatentWorker's environment attaches over ${protocol}, hides WORKERPASS, drains on SIGTERM`, async () => {
     const master = await startTestMaster({ workers: { 'latent-1': 'image-secret' } });
     const basedir = fs.mkdtempSync(path.join(os.tmpdir(), 'image-basedir-'));
@@ -147,7 +164,7 @@ for (const [protocol, wireName] of [['pb', 'pb'], ['msgpack', 'msgpack_experimen
   });
 }
 
-test('the image\'s CMD with WORKER_EXIT_WHEN_IDLE and WORKERPASS_FILE: a one-shot container ends by itself after its build', async () => {
+test("the image's CMD with WORKER_EXIT_WHEN_IDLE and WORKERPASS_FILE: a one-shot container ends by itself after its build", async () => {
   const master = await startTestMaster({ workers: { 'one-shot': 'file-secret' } });
   const basedir = fs.mkdtempSync(path.join(os.tmpdir(), 'image-basedir-'));
   const secretFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'image-secret-')), 'pass');

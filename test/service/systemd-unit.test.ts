@@ -55,7 +55,7 @@ test('systemd-analyze verify accepts the unit without a warning', (t) => {
   }
 });
 
-test('the unit\'s ExecStart, stopped the way systemd stops it (SIGTERM to the main process only), lets the build finish', async () => {
+test("the unit's ExecStart, stopped the way systemd stops it (SIGTERM to the main process only), lets the build finish", async () => {
   const master = await startTestMaster({ workers: { w1: 'unit-secret' }, msgpackPort: null });
   const basedir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'unit-workers-')), 'w1');
   const node = process.execPath;

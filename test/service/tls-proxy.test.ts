@@ -38,7 +38,28 @@ function openssl(args: string[], cwd: string): void {
 /** A CA and a server certificate for localhost / 127.0.0.1 signed by it. */
 function makePki(): Pki {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pki-'));
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Worker Test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=Worker Test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    dir,
+  );
   openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'], dir);
   fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
   openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf'], dir);
@@ -194,7 +215,23 @@ for (const protocol of ['pb', 'msgpack'] as const) {
       assert.ok(!log.includes('p@ss:word') && !log.includes('p%40ss%3Aword') && !log.includes(PASSWORD));
 
       const dir = path.join(tempdir('proxy-bad-'), 'w');
-      assert.equal(cli(['create-worker', '-q', '--maxretries', '1', '--protocol', WIRE[protocol], '--proxy-connection-string', `http://builder:wrong@127.0.0.1:${proxy.port}`, dir, `127.0.0.1:${portOf(protocol)}`, 'tw', PASSWORD]).code, 0);
+      assert.equal(
+        cli([
+          'create-worker',
+          '-q',
+          '--maxretries',
+          '1',
+          '--protocol',
+          WIRE[protocol],
+          '--proxy-connection-string',
+          `http://builder:wrong@127.0.0.1:${proxy.port}`,
+          dir,
+          `127.0.0.1:${portOf(protocol)}`,
+          'tw',
+          PASSWORD,
+        ]).code,
+        0,
+      );
       const run = cliAsync(['start', '--nodaemon', dir]);
       assert.equal(await run.exited, 1);
       assert.match(fs.readFileSync(path.join(dir, 'twistd.log'), 'utf8'), /proxy refused CONNECT: HTTP\/1\.1 407 Proxy Authentication Required/);

@@ -111,18 +111,34 @@ test('HTTP CONNECT proxy: response split byte by byte, tunnel bytes after the he
 
 test('HTTP CONNECT proxy refusal is a ConnectionError naming the status', async () => {
   const proxy = await splittingProxy({ status: 407 });
-  await assert.rejects(
-    connectStream({ host: '127.0.0.1', port: 1, proxy: { host: '127.0.0.1', port: proxy.port } }),
-    { code: ERR.PROXY, message: /407/ },
-  );
+  await assert.rejects(connectStream({ host: '127.0.0.1', port: 1, proxy: { host: '127.0.0.1', port: proxy.port } }), { code: ERR.PROXY, message: /407/ });
   proxy.server.close();
 });
 
 test('TLS verifies the master certificate: refused without the CA, accepted with it', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tls-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
   } catch {
     t.skip('openssl is not available to make a test certificate');
     return;
@@ -141,8 +157,27 @@ test('TLS verifies the master certificate: refused without the CA, accepted with
 /** A self-signed certificate (its own CA) naming exactly `san`; undefined without openssl. */
 function selfSigned(dir: string, name: string, san: string): { key: Buffer; cert: Buffer } | undefined {
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`,
-      '-addext', `subjectAltName=${san}`, '-keyout', path.join(dir, `${name}.key`), '-out', path.join(dir, `${name}.pem`)], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${name}`,
+        '-addext',
+        `subjectAltName=${san}`,
+        '-keyout',
+        path.join(dir, `${name}.key`),
+        '-out',
+        path.join(dir, `${name}.pem`),
+      ],
+      { stdio: 'ignore' },
+    );
   } catch {
     return undefined;
   }

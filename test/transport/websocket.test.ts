@@ -69,12 +69,7 @@ test('upgrade request: GET path, Basic credentials, no extensions, no subprotoco
     seenHead = head;
     // 101 and the first binary frame in one write, like Autobahn (capture #3/#4).
     const frame = Buffer.from('822783a26f70a57072696e74a76d657373616765a86174746163686564aa7365715f6e756d62657200', 'hex');
-    socket.write(
-      Buffer.concat([
-        Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(head)}\r\n\r\n`, 'latin1'),
-        frame,
-      ]),
-    );
+    socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(head)}\r\n\r\n`, 'latin1'), frame]));
   });
   const ws = await connectWebSocket({ transport: { host: '127.0.0.1', port }, path: '/custom', username: 'mpworker', password: 'mp-secret' });
   // Listeners attached only now, after the caller's continuation: the first message must still arrive.

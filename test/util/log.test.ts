@@ -81,5 +81,8 @@ test('json format writes pino records (masked); stderr gets the same lines when 
 });
 
 test('text lines leave out the commandId binding (JSON keeps it)', () => {
-  assert.equal(formatRecord({ level: 30, time: 0, msg: ' startCommand:shell [id 3]', commandId: '3', system: 'Broker,client' }).replace(/^.*? \[/, '['), '[Broker,client]  startCommand:shell [id 3]\n');
+  assert.equal(
+    formatRecord({ level: 30, time: 0, msg: ' startCommand:shell [id 3]', commandId: '3', system: 'Broker,client' }).replace(/^.*? \[/, '['),
+    '[Broker,client]  startCommand:shell [id 3]\n',
+  );
 });

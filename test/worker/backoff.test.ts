@@ -11,8 +11,14 @@ test('delays follow Twisted backoffPolicy (1.5 ** attempt, capped at 60 s)', () 
 });
 
 test('the jitter is added after the cap, as in the "retry 6 in 11.45 s" logs of issue #5745', () => {
-  assert.equal(backoffDelay(6, () => 0.059375), 11.45);
-  assert.equal(backoffDelay(50, () => 0.5), 60.5);
+  assert.equal(
+    backoffDelay(6, () => 0.059375),
+    11.45,
+  );
+  assert.equal(
+    backoffDelay(50, () => 0.5),
+    60.5,
+  );
 });
 
 test('options change initial delay, factor and cap', () => {
@@ -22,7 +28,10 @@ test('options change initial delay, factor and cap', () => {
 
 test('huge attempt counts neither overflow nor exceed the cap', () => {
   assert.equal(backoffDelay(1e9, zero), 60);
-  assert.equal(backoffDelay(Number.MAX_SAFE_INTEGER, () => 0.99), 60.99);
+  assert.equal(
+    backoffDelay(Number.MAX_SAFE_INTEGER, () => 0.99),
+    60.99,
+  );
 });
 
 test('any attempt and jitter give a delay in [min(1.5^a, 60), +1] (float rounding may reach the bound)', () => {
@@ -36,12 +45,18 @@ test('any attempt and jitter give a delay in [min(1.5^a, 60), +1] (float roundin
 });
 
 test('a broken jitter source is clamped into [0, 1)', () => {
-  assert.equal(backoffDelay(0, () => Number.NaN), 1);
+  assert.equal(
+    backoffDelay(0, () => Number.NaN),
+    1,
+  );
   assert.ok(backoffDelay(0, () => 5) < 2);
-  assert.equal(backoffDelay(0, () => -3), 1);
+  assert.equal(
+    backoffDelay(0, () => -3),
+    1,
+  );
 });
 
-test('maxdelay lowers the cap but never raises it above Twisted\'s 60 s', () => {
+test("maxdelay lowers the cap but never raises it above Twisted's 60 s", () => {
   assert.equal(effectiveMaxDelay(300), 60);
   assert.equal(effectiveMaxDelay(10), 10);
   assert.equal(effectiveMaxDelay(null), 60);

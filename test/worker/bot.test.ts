@@ -72,8 +72,17 @@ test('setBuilderList creates builder dirs and returns absolute paths', async () 
   const { bot, messages } = makeBot(dir);
   fs.mkdirSync(path.join(dir, 'old-builder'));
   fs.writeFileSync(path.join(dir, 'twistd.log'), '');
-  const dirs = await bot.setBuilderList([['b1', 'b1-dir'], ['b2', 'nested/b2']]);
-  assert.deepEqual([...dirs], [['b1', path.join(dir, 'b1-dir')], ['b2', path.join(dir, 'nested', 'b2')]]);
+  const dirs = await bot.setBuilderList([
+    ['b1', 'b1-dir'],
+    ['b2', 'nested/b2'],
+  ]);
+  assert.deepEqual(
+    [...dirs],
+    [
+      ['b1', path.join(dir, 'b1-dir')],
+      ['b2', path.join(dir, 'nested', 'b2')],
+    ],
+  );
   assert.ok(fs.statSync(path.join(dir, 'b1-dir')).isDirectory());
   assert.ok(fs.statSync(path.join(dir, 'nested', 'b2')).isDirectory());
   assert.ok(fs.existsSync(path.join(dir, 'old-builder')), 'leftovers are kept without delete_leftover_dirs');

@@ -5,13 +5,7 @@ import { posixJoin } from '../../src/util/python-path.js';
 import { float, type PyValue } from '../../src/values.js';
 
 /** Every call the session made, in order. */
-export type HandlerEvent =
-  | ['print', string]
-  | ['setBuilderList', Array<[string, string]>]
-  | ['startCommand', StartCommandRequest]
-  | ['interrupt', string, string]
-  | ['shutdown']
-  | ['connectionLost'];
+export type HandlerEvent = ['print', string] | ['setBuilderList', Array<[string, string]>] | ['startCommand', StartCommandRequest] | ['interrupt', string, string] | ['shutdown'] | ['connectionLost'];
 
 export interface FakeHandlersOptions {
   basedir?: string;

@@ -78,7 +78,9 @@ test('label values are escaped', () => {
 function registryOf(factories: Record<string, CommandFactory>): Registry {
   return { get: (n) => factories[n], versions: () => ({}) };
 }
-const body = (fn: (ctx: CommandContext) => Promise<void>): CommandFactory => () => ({ run: fn });
+const body =
+  (fn: (ctx: CommandContext) => Promise<void>): CommandFactory =>
+  () => ({ run: fn });
 
 test('the runner counts commands, log bytes it sends, and transfer bytes through the master writer/reader', async () => {
   const metrics = new WorkerMetrics('msgpack_experimental_v7', 0);
@@ -136,9 +138,25 @@ test('the runner counts commands, log bytes it sends, and transfer bytes through
 });
 
 const tacBase: TacValues = {
-  basedir: '/srv/w1', logSize: 10000000, logCount: '10', noLogrotate: false, host: 'm', port: 9989,
-  connectionString: null, name: 'w1', passwd: 'pw', keepalive: 600, umask: 'None', maxdelay: 300, numcpus: 'None',
-  allowShutdown: null, maxretries: 'None', useTls: false, deleteLeftoverDirs: false, proxyConnectionString: null, protocol: 'pb',
+  basedir: '/srv/w1',
+  logSize: 10000000,
+  logCount: '10',
+  noLogrotate: false,
+  host: 'm',
+  port: 9989,
+  connectionString: null,
+  name: 'w1',
+  passwd: 'pw',
+  keepalive: 600,
+  umask: 'None',
+  maxdelay: 300,
+  numcpus: 'None',
+  allowShutdown: null,
+  maxretries: 'None',
+  useTls: false,
+  deleteLeftoverDirs: false,
+  proxyConnectionString: null,
+  protocol: 'pb',
 };
 
 test('tac: metrics_port is a top-level assignment after Worker(...) and reads back; absent by default', () => {
@@ -170,6 +188,12 @@ test('endpoint: off by default; flag over environment over tac; loopback unless 
   assert.deepEqual(metricsEndpoint({ port: '3' }, { WORKER_METRICS_PORT: '2' }, { metricsPort: 1 }), { host: '127.0.0.1', port: 3 });
   assert.deepEqual(metricsEndpoint({ port: '3', host: '::1' }, { WORKER_METRICS_HOST: '0.0.0.0' }, { metricsHost: 'x' }), { host: '::1', port: 3 });
   assert.deepEqual(metricsEndpoint({ port: '3' }, { WORKER_METRICS_HOST: '0.0.0.0' }, { metricsHost: 'x' }), { host: '0.0.0.0', port: 3 });
-  assert.throws(() => metricsEndpoint({ port: '65536' }, {}, {}), (e: ConfigError) => e instanceof ConfigError && /--metrics-port/.test(e.message));
-  assert.throws(() => metricsEndpoint({}, { WORKER_METRICS_PORT: 'http' }, {}), (e: ConfigError) => /WORKER_METRICS_PORT/.test(e.message));
+  assert.throws(
+    () => metricsEndpoint({ port: '65536' }, {}, {}),
+    (e: ConfigError) => e instanceof ConfigError && /--metrics-port/.test(e.message),
+  );
+  assert.throws(
+    () => metricsEndpoint({}, { WORKER_METRICS_PORT: 'http' }, {}),
+    (e: ConfigError) => /WORKER_METRICS_PORT/.test(e.message),
+  );
 });

@@ -57,13 +57,29 @@ function setup(opts: { maxRetries?: number | null; maxDelaySeconds?: number; exi
   const bot = new WorkerBot(basedir, runner, { log, commandVersions: {}, environ: {} });
   const factory = new FakeFactory();
   const service = new WorkerService({
-    sessionFactory: factory.factory, transport: { host: 'bm', port: 9989 }, workername: 'w', password: 'pw', keepaliveSeconds: 600,
-    bot, runner, clock, log, random: () => 0, ...opts,
+    sessionFactory: factory.factory,
+    transport: { host: 'bm', port: 9989 },
+    workername: 'w',
+    password: 'pw',
+    keepaliveSeconds: 600,
+    bot,
+    runner,
+    clock,
+    log,
+    random: () => 0,
+    ...opts,
   });
   let ended: ServiceEnd | undefined;
   const done = service.run().then((e) => (ended = e));
   return {
-    clock, runner, messages, bot, factory, service, done, ended: () => ended,
+    clock,
+    runner,
+    messages,
+    bot,
+    factory,
+    service,
+    done,
+    ended: () => ended,
     /** The pending connection attempt fails with `err`. */
     refuse: async (err: Error = new ConnectionError('refused')) => {
       factory.last.reject(err);
@@ -213,7 +229,7 @@ test('a second stop interrupts running commands at once', async () => {
   assert.equal(t.ended(), 'stopped');
 });
 
-test('the master\'s shutdown closes the session after 0.2 s and ends the loop', async () => {
+test("the master's shutdown closes the session after 0.2 s and ends the loop", async () => {
   const t = setup();
   await settle();
   const s = new FakeSession();
@@ -262,7 +278,7 @@ test('gracefulShutdown asks the master; without a connection it stops now; msgpa
   assert.equal(ms.closeCalls, 1);
 });
 
-test('a command that starts during the drain\'s settle time is waited for too', async () => {
+test("a command that starts during the drain's settle time is waited for too", async () => {
   const t = setup();
   await settle();
   const s = new FakeSession();

@@ -9,7 +9,13 @@ test('touching shutdown.stamp triggers once per touch, polled every 10 s', () =>
   const { log, messages } = memoryLogger();
   let mtime: number | undefined = 1000;
   let triggered = 0;
-  const w = new ShutdownFileWatcher('/b/shutdown.stamp', clock, log, () => triggered++, () => mtime);
+  const w = new ShutdownFileWatcher(
+    '/b/shutdown.stamp',
+    clock,
+    log,
+    () => triggered++,
+    () => mtime,
+  );
   w.start();
   clock.advance(10_000);
   assert.equal(triggered, 0, 'an existing file is not a request');
@@ -34,7 +40,13 @@ test('a file created after start triggers; a missing file does not', () => {
   const clock = new ManualClock();
   let mtime: number | undefined;
   let triggered = 0;
-  const w = new ShutdownFileWatcher('/b/shutdown.stamp', clock, memoryLogger().log, () => triggered++, () => mtime);
+  const w = new ShutdownFileWatcher(
+    '/b/shutdown.stamp',
+    clock,
+    memoryLogger().log,
+    () => triggered++,
+    () => mtime,
+  );
   w.start();
   clock.advance(20_000);
   assert.equal(triggered, 0);

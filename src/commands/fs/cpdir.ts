@@ -50,8 +50,7 @@ export function cpdirCommand(args: CommandArgs): Command {
             watchdog.progress();
             ctx.output('stdout', `'${src}' -> '${dst}'\n`);
           },
-          onError: (path, what, e) =>
-            ctx.output('stderr', `cp: ${what} '${path}': ${typeof e === 'string' ? e : e.strerror}\n`),
+          onError: (path, what, e) => ctx.output('stderr', `cp: ${what} '${path}': ${typeof e === 'string' ? e : e.strerror}\n`),
         });
         ctx.status('rc', copied ? 0 : 1);
       } catch (err) {

@@ -65,8 +65,7 @@ async function* iglob(pattern: string, dironly: boolean): AsyncGenerator<string>
     for await (const name of inDir('', basename, dironly)) yield name;
     return;
   }
-  const dirs: AsyncIterable<string> | string[] =
-    dirname !== pattern && hasMagic(dirname) ? iglob(dirname, true) : [dirname];
+  const dirs: AsyncIterable<string> | string[] = dirname !== pattern && hasMagic(dirname) ? iglob(dirname, true) : [dirname];
   for await (const dir of dirs) {
     for await (const name of inDir(dir, basename, dironly)) yield join(dir, name);
   }
@@ -116,12 +115,7 @@ async function* glob2(dir: string, _pattern: string, dironly: boolean): AsyncGen
 }
 
 /** Every non-hidden name below `dir`, depth first, as paths relative to `dir`. */
-async function* rlistdir(
-  dir: string,
-  dironly: boolean,
-  real: string | undefined,
-  ancestors: Set<string>,
-): AsyncGenerator<string> {
+async function* rlistdir(dir: string, dironly: boolean, real: string | undefined, ancestors: Set<string>): AsyncGenerator<string> {
   for (const { name, symlink, container } of await listdir(dir, dironly)) {
     if (isHidden(name)) continue;
     yield name;

@@ -3,9 +3,7 @@ import type { Clock, TimerHandle } from '../../util/clock.js';
 
 /** Why a watched operation was stopped; the failure_reason values are Python's (3.10+). */
 export type StopReason =
-  | { kind: 'timeout'; seconds: number; failureReason: 'timeout_without_output' }
-  | { kind: 'maxTime'; seconds: number; failureReason: 'timeout' }
-  | { kind: 'interrupted'; why: string };
+  { kind: 'timeout'; seconds: number; failureReason: 'timeout_without_output' } | { kind: 'maxTime'; seconds: number; failureReason: 'timeout' } | { kind: 'interrupted'; why: string };
 
 /**
  * The `timeout` / `maxTime` limits the Python worker puts on the `rm`/`cp` processes of
@@ -32,10 +30,7 @@ export class Watchdog {
     if (parent.aborted) this.onParentAbort();
     else parent.addEventListener('abort', this.onParentAbort, { once: true });
     if (maxTimeSeconds !== null) {
-      this.totalTimer = clock.setTimeout(
-        () => this.stop({ kind: 'maxTime', seconds: maxTimeSeconds, failureReason: 'timeout' }),
-        maxTimeSeconds * 1000,
-      );
+      this.totalTimer = clock.setTimeout(() => this.stop({ kind: 'maxTime', seconds: maxTimeSeconds, failureReason: 'timeout' }), maxTimeSeconds * 1000);
     }
     this.progress();
   }
@@ -53,10 +48,7 @@ export class Watchdog {
     if (this.stopReason || this.timeoutSeconds === null) return;
     this.idleTimer?.cancel();
     const seconds = this.timeoutSeconds;
-    this.idleTimer = this.clock.setTimeout(
-      () => this.stop({ kind: 'timeout', seconds, failureReason: 'timeout_without_output' }),
-      seconds * 1000,
-    );
+    this.idleTimer = this.clock.setTimeout(() => this.stop({ kind: 'timeout', seconds, failureReason: 'timeout_without_output' }), seconds * 1000);
   }
 
   /** Release the timers and the parent listener. */

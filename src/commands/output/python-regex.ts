@@ -56,7 +56,8 @@ export function translatePythonRegex(pattern: string): TranslatedRegex {
   if (lead) {
     for (const f of lead[1]!) {
       if (f === 'i' || f === 'm' || f === 's') flags += flags.includes(f) ? '' : f;
-      else if (f === 'u' || f === 'a') continue; // str patterns are Unicode already; ASCII-only differs only for \w etc.
+      else if (f === 'u' || f === 'a')
+        continue; // str patterns are Unicode already; ASCII-only differs only for \w etc.
       else throw new UnsupportedRegexError(pattern, `inline flag (?${f})`);
     }
     i = lead[0].length;

@@ -256,10 +256,13 @@ export class UpdateBuffer {
       const now = this.o.clock.now();
       const timeoutMs = Math.max(0, this.o.bufferTimeout * 1000);
       const quiet = now - this.lastSendAt >= timeoutMs;
-      this.timer = this.o.clock.setTimeout(() => {
-        this.timer = undefined;
-        this.sendQueue();
-      }, quiet ? Math.min(this.o.promptDelayMs ?? 0, timeoutMs) : timeoutMs);
+      this.timer = this.o.clock.setTimeout(
+        () => {
+          this.timer = undefined;
+          this.sendQueue();
+        },
+        quiet ? Math.min(this.o.promptDelayMs ?? 0, timeoutMs) : timeoutMs,
+      );
     }
   }
 

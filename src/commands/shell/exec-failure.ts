@@ -21,8 +21,5 @@ export function execFailureText(err: ExecError, argv: readonly string[], fakeArg
   const os = osErrorFromCode(err.osCode);
   // A hidden program name stays hidden in the path too.
   const path = argv[0] !== fakeArgv[0] ? fakeArgv[0]! : err.path;
-  return (
-    `Upon execvpe ${bytes(fakeArgv[0]!)} [${fakeArgv.map(bytes).join(', ')}]\n` +
-    `${pythonOsErrorClass(os)}: [Errno ${os.errno}] ${os.strerror}: ${bytes(path)}\n`
-  );
+  return `Upon execvpe ${bytes(fakeArgv[0]!)} [${fakeArgv.map(bytes).join(', ')}]\n` + `${pythonOsErrorClass(os)}: [Errno ${os.errno}] ${os.strerror}: ${bytes(path)}\n`;
 }

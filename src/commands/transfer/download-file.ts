@@ -44,13 +44,7 @@ class RemoteReadError extends CommandError {
   }
 }
 
-async function downloadFile(
-  ctx: CommandContext,
-  path: string,
-  blockSize: number,
-  maxsize: number | null,
-  mode: number | null,
-): Promise<void> {
+async function downloadFile(ctx: CommandContext, path: string, blockSize: number, maxsize: number | null, mode: number | null): Promise<void> {
   const reader = ctx.reader();
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.download`);
   let file: FileHandle | undefined;
@@ -77,9 +71,7 @@ async function downloadFile(
   // Python always closes the reader; after an interrupt nobody may answer any more.
   if (ctx.signal.aborted) void reader.close().catch(() => undefined);
   else {
-    await untilAborted(reader.close(), ctx.signal).catch((err: unknown) =>
-      ctx.log.debug({ commandId: ctx.commandId, err }, 'ignoring error from remote close()'),
-    );
+    await untilAborted(reader.close(), ctx.signal).catch((err: unknown) => ctx.log.debug({ commandId: ctx.commandId, err }, 'ignoring error from remote close()'));
   }
   finishTransfer(ctx, complete ? 0 : 1, stderr);
 }
@@ -140,14 +132,7 @@ async function writeAll(file: FileHandle, chunks: Uint8Array[]): Promise<void> {
  * the answers to reads already sent past it (empty, from the master) are ignored.
  * Resolves to the maxsize error text, if the file was larger than `maxsize`.
  */
-async function receive(
-  ctx: CommandContext,
-  reader: RemoteReader,
-  file: FileHandle,
-  path: string,
-  blockSize: number,
-  maxsize: number | null,
-): Promise<string | undefined> {
+async function receive(ctx: CommandContext, reader: RemoteReader, file: FileHandle, path: string, blockSize: number, maxsize: number | null): Promise<string | undefined> {
   const ask = (length: number): Promise<Uint8Array | null> => {
     const read = untilAborted(
       reader.read(length).catch((err: unknown) => {
@@ -164,7 +149,10 @@ async function receive(
   const pending: Array<{ read: Promise<Uint8Array | null>; answer?: Uint8Array | null }> = [];
   const push = (length: number): void => {
     const entry: { read: Promise<Uint8Array | null>; answer?: Uint8Array | null } = { read: ask(length) };
-    entry.read.then((answer) => (entry.answer = answer), () => undefined);
+    entry.read.then(
+      (answer) => (entry.answer = answer),
+      () => undefined,
+    );
     pending.push(entry);
   };
   let remaining = maxsize; // bytes still allowed, counting what has arrived

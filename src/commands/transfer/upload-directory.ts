@@ -18,10 +18,7 @@ const TAR_READ_BYTES = 256 * 1024;
 export function compressionArg(value: unknown): Compression {
   if (value === undefined || value === null || value === '' || value === false) return 'none';
   if (value === 'gz' || value === 'bz2') return value;
-  throw new CommandError(
-    `WorkerDirectoryUploadCommand: unknown compress value ${JSON.stringify(value)} (expected null, 'gz' or 'bz2')`,
-    ERR.BAD_ARGS,
-  );
+  throw new CommandError(`WorkerDirectoryUploadCommand: unknown compress value ${JSON.stringify(value)} (expected null, 'gz' or 'bz2')`, ERR.BAD_ARGS);
 }
 
 /**
@@ -43,13 +40,7 @@ export function uploadDirectoryCommand(args: CommandArgs): Command {
   return { run: (ctx) => uploadDirectory(ctx, path, blockSize, maxsize, compression) };
 }
 
-async function uploadDirectory(
-  ctx: CommandContext,
-  path: string,
-  blockSize: number,
-  maxsize: number | null,
-  compression: Compression,
-): Promise<void> {
+async function uploadDirectory(ctx: CommandContext, path: string, blockSize: number, maxsize: number | null, compression: Compression): Promise<void> {
   const writer = ctx.writer();
   try {
     const st = await stat(path);

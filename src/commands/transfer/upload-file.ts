@@ -27,13 +27,7 @@ export function uploadFileCommand(args: CommandArgs): Command {
   return { run: (ctx) => uploadFile(ctx, path, blockSize, maxsize, keepstamp) };
 }
 
-async function uploadFile(
-  ctx: CommandContext,
-  path: string,
-  blockSize: number,
-  maxsize: number | null,
-  keepstamp: boolean,
-): Promise<void> {
+async function uploadFile(ctx: CommandContext, path: string, blockSize: number, maxsize: number | null, keepstamp: boolean): Promise<void> {
   const writer = ctx.writer();
   let file: FileHandle | undefined;
   let times: Stats | undefined;
@@ -85,14 +79,7 @@ async function uploadFile(
 }
 
 /** Read and send the file; resolves to the error text for a local failure, if any. */
-async function sendFile(
-  ctx: CommandContext,
-  file: FileHandle,
-  path: string,
-  sender: PipelinedWriter,
-  blockSize: number,
-  maxsize: number | null,
-): Promise<string | undefined> {
+async function sendFile(ctx: CommandContext, file: FileHandle, path: string, sender: PipelinedWriter, blockSize: number, maxsize: number | null): Promise<string | undefined> {
   let remaining = maxsize;
   for (;;) {
     if (ctx.signal.aborted) throw new StoppedError();

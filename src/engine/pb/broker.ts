@@ -543,7 +543,11 @@ export class Broker {
     } catch (err) {
       // Last resort: a failure small enough to always encode.
       this.log.error({ err, requestId }, 'cannot send an error answer');
-      this.emit([W.error, requestId, jellyFailure({ type: 'builtins.Exception', value: `the ${this.role} could not encode its answer`, traceback: TRACEBACK_UNAVAILABLE, parents: [...BASE_PARENTS] })]);
+      this.emit([
+        W.error,
+        requestId,
+        jellyFailure({ type: 'builtins.Exception', value: `the ${this.role} could not encode its answer`, traceback: TRACEBACK_UNAVAILABLE, parents: [...BASE_PARENTS] }),
+      ]);
     }
   }
 

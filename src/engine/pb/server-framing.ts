@@ -19,7 +19,12 @@ export class ServerFraming extends BananaFraming {
   offer(): void {
     if (this.offered) return;
     this.offered = true;
-    this.opts.write(encodeBanana(SERVER_DIALECTS.map((d) => Buffer.from(d, 'latin1')), 'none'));
+    this.opts.write(
+      encodeBanana(
+        SERVER_DIALECTS.map((d) => Buffer.from(d, 'latin1')),
+        'none',
+      ),
+    );
   }
 
   protected negotiate(choice: SExp): Dialect {

@@ -116,7 +116,8 @@ export function registerApi(router: Router, jobs: JobQueue, defaultBuilder: stri
       const job = jobOf(jobs, ctx);
       const step = stepOf(job, ctx);
       if (!step.uploadData) {
-        const why = step.spec.command !== 'uploadFile' && step.spec.command !== 'uploadDirectory' ? 'is not an upload' : step.spec.keep ? 'has not finished' : 'did not ask to keep its bytes ("keep": true)';
+        const why =
+          step.spec.command !== 'uploadFile' && step.spec.command !== 'uploadDirectory' ? 'is not an upload' : step.spec.keep ? 'has not finished' : 'did not ask to keep its bytes ("keep": true)';
         throw notFound(`step ${step.index} of job ${job.id} ${why}`);
       }
       return { status: 200, text: step.uploadData, contentType: 'application/octet-stream' };

@@ -207,10 +207,7 @@ class Guard {
 
 function refuseUpgrade(socket: Duplex, r: Refusal): void {
   const body = JSON.stringify({ error: r.reason, status: r.status });
-  socket.end(
-    `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  socket.end(`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` + `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 const isApiPath = (p: string): boolean =>
@@ -280,9 +277,7 @@ async function handle(router: Router, guard: Guard, req: IncomingMessage, res: S
     }
   } catch (err) {
     if (!(err instanceof HttpError)) throw err;
-    const json = isJobRequest(method, url.pathname)
-      ? { status: 'FAILED', msg: err.message, error: err.message, code: err.status }
-      : { error: err.message, status: err.status };
+    const json = isJobRequest(method, url.pathname) ? { status: 'FAILED', msg: err.message, error: err.message, code: err.status } : { error: err.message, status: err.status };
     reply = { status: err.status, json, headers: { ...err.headers } };
     if (err.retryAfter !== undefined) {
       reply.headers!['Retry-After'] = String(err.retryAfter);

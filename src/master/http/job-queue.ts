@@ -207,7 +207,7 @@ export class JobQueue {
     if (!handle?.attached || !queue) return;
     let busy = this.running.get(worker);
     if (!busy) this.running.set(worker, (busy = new Map()));
-    for (let i = 0; i < queue.length; ) {
+    for (let i = 0; i < queue.length;) {
       const job = queue[i]!;
       if (busy.has(job.spec.builder)) {
         i++;

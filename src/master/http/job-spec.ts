@@ -6,19 +6,7 @@ import { badRequest } from './http-error.js';
  */
 
 /** The commands a job may run: the Python worker's shell, transfer and file commands. */
-export const JOB_COMMANDS = new Set([
-  'shell',
-  'uploadFile',
-  'uploadDirectory',
-  'downloadFile',
-  'mkdir',
-  'rmdir',
-  'cpdir',
-  'stat',
-  'glob',
-  'listdir',
-  'rmfile',
-]);
+export const JOB_COMMANDS = new Set(['shell', 'uploadFile', 'uploadDirectory', 'downloadFile', 'mkdir', 'rmdir', 'cpdir', 'stat', 'glob', 'listdir', 'rmfile']);
 
 export const MAX_STEPS = 100;
 const MAX_NAME = 200;

@@ -22,7 +22,10 @@ const isWildcard = (host: string): boolean => ['0.0.0.0', '::', '[::]', ''].incl
 
 /** `[v6]` for IPv6 literals, lower case, no trailing dot: the form a Host header uses. */
 function hostForm(name: string): string {
-  const bare = name.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  const bare = name
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
   return isIP(bare) === 6 ? `[${bare}]` : bare;
 }
 

@@ -16,7 +16,6 @@ import type { ListenerContext } from '../listener-context.js';
  * each as a bare status line, then the connection is closed.
  */
 
-
 type Credentials = { ok: true; name: string; password: string } | { ok: false; status: 400 | 401 };
 
 /** Autobahn's ConnectionDeny reply: a bare status line, no headers, no body (capture #1). */

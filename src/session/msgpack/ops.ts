@@ -21,8 +21,7 @@ export interface OpContext {
   afterShutdownResponse: (fn: () => void) => void;
 }
 
-const isMap = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array);
+const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array);
 
 function text(msg: MsgpackMessage, key: string): string {
   const v = msg[key];

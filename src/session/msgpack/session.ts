@@ -22,10 +22,7 @@ const ATTACHED_OPS: ReadonlySet<string> = new Set(['set_worker_settings', 'start
 const OPEN = 1;
 
 export const createMsgpackSession: SessionFactory = async (opts, signal) => {
-  const ws = await connectWebSocket(
-    { transport: opts.transport, path: opts.path, username: opts.workername, password: opts.password },
-    signal,
-  );
+  const ws = await connectWebSocket({ transport: opts.transport, path: opts.path, username: opts.workername, password: opts.password }, signal);
   return runMsgpackSession(ws, opts, signal);
 };
 
@@ -73,10 +70,12 @@ export function runMsgpackSession(ws: WebSocket, opts: SessionOptions, signal?: 
         }
       }),
   });
-  const attachedWhen = (op: string, handler: OpHandler): OpHandler => (msg) => {
-    if (life.attached()) log.debug({ op }, 'attached by the master');
-    return handler(msg);
-  };
+  const attachedWhen =
+    (op: string, handler: OpHandler): OpHandler =>
+    (msg) => {
+      if (life.attached()) log.debug({ op }, 'attached by the master');
+      return handler(msg);
+    };
   const table = Object.fromEntries(Object.entries(ops.table).map(([op, h]) => [op, ATTACHED_OPS.has(op) ? attachedWhen(op, h) : h]));
   const peer: MsgpackPeer = new MsgpackPeer({
     log,

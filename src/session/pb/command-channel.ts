@@ -156,9 +156,7 @@ export class PbCommandChannel implements CommandChannel {
   async complete(failure: CommandFailure | null): Promise<void> {
     if (this.completed) return;
     this.completed = true;
-    const arg = failure
-      ? new PreJellied(jellyFailure({ type: failure.type, value: failure.value, traceback: failure.traceback, parents: parentsOf(failure.type) }))
-      : null;
+    const arg = failure ? new PreJellied(jellyFailure({ type: failure.type, value: failure.value, traceback: failure.traceback, parents: parentsOf(failure.type) })) : null;
     try {
       await this.command.call('complete', [arg]);
     } finally {

@@ -112,7 +112,10 @@ test('a log entry that does not fit fills the queue first, goes out in full piec
     return e.chunk;
   });
   assert.equal(pieces.map((p) => p.text).join(''), lines);
-  assert.deepEqual(pieces.map((p) => p.newlines.length), [2, 2, 2, 2, 1]);
+  assert.deepEqual(
+    pieces.map((p) => p.newlines.length),
+    [2, 2, 2, 2, 1],
+  );
   for (const p of pieces) {
     assert.ok(entryCost({ kind: 'logfile', name: 'big', chunk: p }) <= 100);
     assert.deepEqual(p, chunk(p.text, 7));
@@ -151,7 +154,10 @@ test('cutChunk: leading lines within the limit, indexes of the rest rebased; mul
 test('splitChunk keeps a single line larger than the limit whole', () => {
   const c = chunk('a'.repeat(100) + '\nb\n');
   const parts = splitChunk(c, 50);
-  assert.deepEqual(parts.map((p) => p.text), ['a'.repeat(100) + '\n', 'b\n']);
+  assert.deepEqual(
+    parts.map((p) => p.text),
+    ['a'.repeat(100) + '\n', 'b\n'],
+  );
   assert.deepEqual(parts[1]!.newlines, [1]);
 });
 

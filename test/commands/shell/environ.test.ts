@@ -21,6 +21,9 @@ test('PYTHONPATH keeps the worker value appended', () => {
   assert.equal(computeEnviron(undefined, worker)['PYTHONPATH'], '/wp');
 });
 
-test('values other than strings and lists are refused with Python\'s message', () => {
-  assert.throws(() => computeEnviron({ N: 3 }, worker), (e: CommandError) => e.message === "'env' values must be strings or lists; key 'N' is incorrect");
+test("values other than strings and lists are refused with Python's message", () => {
+  assert.throws(
+    () => computeEnviron({ N: 3 }, worker),
+    (e: CommandError) => e.message === "'env' values must be strings or lists; key 'N' is incorrect",
+  );
 });

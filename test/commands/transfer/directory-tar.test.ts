@@ -159,7 +159,10 @@ describe('directoryTar', () => {
     const data = (await collect(gzipped(directoryTar(src, options)))).data;
     assert.deepEqual([...data.subarray(0, 2)], [0x1f, 0x8b]);
     const list = await members(data);
-    assert.deepEqual(list.map((m) => m.path), ['./', 'sub/', 'sub/x.txt']);
+    assert.deepEqual(
+      list.map((m) => m.path),
+      ['./', 'sub/', 'sub/x.txt'],
+    );
     assert.equal(list[2]!.data.toString(), 'x'.repeat(5000));
     assert.ok((await lstat(join(src, 'sub/x.txt'))).isFile());
   });
@@ -176,12 +179,18 @@ describe('directoryTar', () => {
     await writeFile(passwd, `# comment\nbroken\nbuilder:x:${st.uid}:${st.gid}::/home/builder:/bin/sh\nalias:x:${st.uid}:0::/:/bin/sh\n`);
     await writeFile(group, `staff:x:${st.gid}:\n`);
     const list = await members((await collect(directoryTar(src, { ...options, ownerNames: new OwnerNames(passwd, group) }))).data);
-    assert.deepEqual(list.map((m) => m.path), ['./', longName, 'sub/', 'sub/f']);
+    assert.deepEqual(
+      list.map((m) => m.path),
+      ['./', longName, 'sub/', 'sub/f'],
+    );
     for (const m of list) assert.deepEqual([m.path, m.uname, m.gname], [m.path, 'builder', 'staff']);
     assert.equal(list[1]!.data.toString(), 'long\n');
 
     const none = await members((await collect(directoryTar(src, { ...options, ownerNames: new OwnerNames(join(root, 'nope'), group) }))).data);
-    assert.deepEqual(none.map((m) => [m.uname, m.gname]), none.map(() => ['', 'staff']));
+    assert.deepEqual(
+      none.map((m) => [m.uname, m.gname]),
+      none.map(() => ['', 'staff']),
+    );
   });
 
   // The master unpacks with Python's tarfile: what it reads must be what Python's worker sends.

@@ -38,19 +38,28 @@ test('requests are numbered from 0; responses resolve them by seq_number in any 
 test('at most maxOutstanding requests are in flight; the rest wait in order, and the queue is bounded', async () => {
   const { p, sent, deliver } = peer({}, { maxOutstanding: 2, maxQueued: 2 });
   const results = [1, 2, 3, 4].map((i) => p.request({ op: 'update', command_id: String(i), args: [] }));
-  assert.deepEqual(sent.map((m) => m.command_id), ['1', '2']);
+  assert.deepEqual(
+    sent.map((m) => m.command_id),
+    ['1', '2'],
+  );
   assert.equal(p.queued, 2);
   await assert.rejects(p.request({ op: 'update', command_id: '5', args: [] }), (err: unknown) => err instanceof ConnectionError && err.code === ERR.TOO_MANY_REQUESTS);
   deliver({ op: 'response', seq_number: 1, result: null });
-  assert.deepEqual(sent.map((m) => [m.command_id, m.seq_number]), [
-    ['1', 0],
-    ['2', 1],
-    ['3', 2],
-  ]);
+  assert.deepEqual(
+    sent.map((m) => [m.command_id, m.seq_number]),
+    [
+      ['1', 0],
+      ['2', 1],
+      ['3', 2],
+    ],
+  );
   deliver({ op: 'response', seq_number: 0, result: null });
   deliver({ op: 'response', seq_number: 2, result: null });
   deliver({ op: 'response', seq_number: 3, result: null });
-  assert.deepEqual(sent.map((m) => m.command_id), ['1', '2', '3', '4']);
+  assert.deepEqual(
+    sent.map((m) => m.command_id),
+    ['1', '2', '3', '4'],
+  );
   await Promise.all(results);
   assert.equal(p.outstanding, 0);
   assert.equal(p.queued, 0);

@@ -3,14 +3,7 @@ import assert from 'node:assert/strict';
 import { ConnectionError, ERR, ProtocolError } from '../../../src/errors.js';
 import type { SExp } from '../../../src/protocol/banana.js';
 import { CopiedFailure, RemoteRef, jelly, jellyFailure, unjelly } from '../../../src/protocol/jelly.js';
-import {
-  Broker,
-  INVALID_OBJECT_TYPE,
-  NO_SUCH_METHOD_TYPE,
-  PbFailure,
-  Referenceable,
-  RemoteCallError,
-} from '../../../src/engine/pb/broker.js';
+import { Broker, INVALID_OBJECT_TYPE, NO_SUCH_METHOD_TYPE, PbFailure, Referenceable, RemoteCallError } from '../../../src/engine/pb/broker.js';
 import { PyTuple } from '../../../src/values.js';
 import { memoryLogger, settle } from '../../session/pb/fixtures.js';
 
@@ -48,10 +41,13 @@ test('calls carry increasing request ids and answers match out of order', async 
   const { broker, sent } = setup();
   const first = broker.callRemote('root', 'login', [b('pbworker')]);
   const second = broker.callRemote(new RemoteRef(7), 'respond', ['x'], { k: 1 });
-  assert.deepEqual(sent.map((e) => [str(e[0]), e[1], e[2] instanceof Uint8Array ? str(e[2]) : e[2], str(e[3]), e[4]]), [
-    ['message', 1, 'root', 'login', 1],
-    ['message', 2, 7, 'respond', 1],
-  ]);
+  assert.deepEqual(
+    sent.map((e) => [str(e[0]), e[1], e[2] instanceof Uint8Array ? str(e[2]) : e[2], str(e[3]), e[4]]),
+    [
+      ['message', 1, 'root', 'login', 1],
+      ['message', 2, 7, 'respond', 1],
+    ],
+  );
   assert.deepEqual(sent[0]![5], [b('tuple'), b('pbworker')]);
   broker.receive([b('answer'), 2, jelly('second')]);
   broker.receive([b('answer'), 1, jelly(41)]);
@@ -145,7 +141,10 @@ test('an unknown object id gets Invalid Object ID; root without a root object to
     assert.equal(f.type, INVALID_OBJECT_TYPE);
     assert.equal(f.value, 'Invalid Object ID');
   }
-  assert.deepEqual(sent.map((e) => e[1]), [1, 2]);
+  assert.deepEqual(
+    sent.map((e) => e[1]),
+    [1, 2],
+  );
 });
 
 test('the root object answers calls on b"root"', () => {
@@ -188,7 +187,20 @@ test('exported objects: same luid while held, +1 per send, -1 per decref, forgot
   // Twice in one value counts twice too.
   void broker.callRemote('root', 'take', [{ x: a, y: a }]).catch(() => {});
   assert.equal(broker.refcountOf(1), 4);
-  assert.deepEqual(sent[2]![5], [b('tuple'), [b('dictionary'), [[b('unicode'), b('x')], [b('remote'), 1]], [[b('unicode'), b('y')], [b('remote'), 1]]]]);
+  assert.deepEqual(sent[2]![5], [
+    b('tuple'),
+    [
+      b('dictionary'),
+      [
+        [b('unicode'), b('x')],
+        [b('remote'), 1],
+      ],
+      [
+        [b('unicode'), b('y')],
+        [b('remote'), 1],
+      ],
+    ],
+  ]);
   for (let i = 3; i >= 0; i--) {
     broker.receive([b('decref'), 1]);
     assert.equal(broker.refcountOf(1), i);

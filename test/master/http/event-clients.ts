@@ -62,7 +62,14 @@ export class WsClient {
   }
 
   waitFor(pred: (events: EventFrame[]) => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-    return waitForEvents(this.events, (l) => this.listeners.push(l), (l) => (this.listeners = this.listeners.filter((x) => x !== l)), pred, what, timeoutMs);
+    return waitForEvents(
+      this.events,
+      (l) => this.listeners.push(l),
+      (l) => (this.listeners = this.listeners.filter((x) => x !== l)),
+      pred,
+      what,
+      timeoutMs,
+    );
   }
 
   close(): void {
@@ -118,7 +125,14 @@ export class SseClient {
   }
 
   waitFor(pred: (events: EventFrame[]) => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-    return waitForEvents(this.events, (l) => this.listeners.push(l), (l) => (this.listeners = this.listeners.filter((x) => x !== l)), pred, what, timeoutMs);
+    return waitForEvents(
+      this.events,
+      (l) => this.listeners.push(l),
+      (l) => (this.listeners = this.listeners.filter((x) => x !== l)),
+      pred,
+      what,
+      timeoutMs,
+    );
   }
 
   close(): void {
@@ -126,14 +140,7 @@ export class SseClient {
   }
 }
 
-function waitForEvents(
-  events: EventFrame[],
-  on: (l: () => void) => void,
-  off: (l: () => void) => void,
-  pred: (events: EventFrame[]) => boolean,
-  what: string,
-  timeoutMs: number,
-): Promise<void> {
+function waitForEvents(events: EventFrame[], on: (l: () => void) => void, off: (l: () => void) => void, pred: (events: EventFrame[]) => boolean, what: string, timeoutMs: number): Promise<void> {
   if (pred(events)) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const check = () => {

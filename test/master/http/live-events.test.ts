@@ -19,7 +19,7 @@ for (const protocol of ['msgpack', 'pb'] as const) {
       await fx?.close();
     });
 
-    test('WebSocket: ping, wildcard subscription receives a running job\'s log lines in order', async () => {
+    test("WebSocket: ping, wildcard subscription receives a running job's log lines in order", async () => {
       const ws = await WsClient.connect(fx.web.url, fx.web.token);
       try {
         assert.deepEqual(await ws.call('ping'), { _id: 1, code: 200, msg: 'pong' });
@@ -27,17 +27,17 @@ for (const protocol of ['msgpack', 'pb'] as const) {
         assert.deepEqual(await ws.call('startConsuming', { path: 'jobs/*/steps/*/finished' }), { _id: 3, code: 200, msg: 'OK' });
         const r = await call(fx.web, 'POST', '/api/v1/jobs', { worker: fx.name, steps: LIVE_STEPS });
         const id = r.body.request_id as number;
-        await ws.waitFor(
-          (ev) => hasLines(stdioOf(ev, id)) && ev.some((e) => e.k === `jobs/${id}/steps/2/finished`),
-          'three log lines and three steps finished',
-        );
+        await ws.waitFor((ev) => hasLines(stdioOf(ev, id)) && ev.some((e) => e.k === `jobs/${id}/steps/2/finished`), 'three log lines and three steps finished');
         // Live: the job is still in its last step.
         const running = await call(fx.web, 'GET', `/api/v1/jobs/${id}`);
         assert.equal(running.body.state, 'running');
         const text = stdioOf(ws.events, id);
         assert.ok(text.indexOf('line-1') < text.indexOf('line-2') && text.indexOf('line-2') < text.indexOf('line-3'));
         const stepsDone = ws.events.filter((e) => e.k.startsWith(`jobs/${id}/steps/`)).map((e) => e.k);
-        assert.deepEqual(stepsDone.slice(0, 3), [0, 1, 2].map((n) => `jobs/${id}/steps/${n}/finished`));
+        assert.deepEqual(
+          stepsDone.slice(0, 3),
+          [0, 1, 2].map((n) => `jobs/${id}/steps/${n}/finished`),
+        );
         // Nothing outside the subscribed paths.
         assert.ok(ws.events.every((e) => /^jobs\/\d+\/(logs|steps\/\d+\/finished)$/.test(e.k)));
 

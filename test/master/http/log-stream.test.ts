@@ -60,10 +60,22 @@ describe('live log over SSE', () => {
   test('replays what was printed before, follows the job, ends with it', async () => {
     const r = await call(fx.web, 'POST', '/api/v1/jobs', { worker: fx.name, steps: [shellStep('echo early-line'), shellStep('echo waiting; sleep 60')] });
     const id = r.body.request_id as number;
-    await waitUntil(async () => (await call(fx.web, 'GET', `/api/v1/jobs/${id}/log`)).body as string, (t) => /early-line/.test(t), 'the first step\'s output');
+    await waitUntil(
+      async () => (await call(fx.web, 'GET', `/api/v1/jobs/${id}/log`)).body as string,
+      (t) => /early-line/.test(t),
+      "the first step's output",
+    );
     const stream = openLog(fx.web, id);
-    await waitUntil(async () => textOf(stream.events), (t) => /early-line/.test(t), 'the replay');
-    assert.equal(stream.events.some((e) => e.event === 'end'), false, 'still open while the job runs');
+    await waitUntil(
+      async () => textOf(stream.events),
+      (t) => /early-line/.test(t),
+      'the replay',
+    );
+    assert.equal(
+      stream.events.some((e) => e.event === 'end'),
+      false,
+      'still open while the job runs',
+    );
     await call(fx.web, 'DELETE', `/api/v1/jobs/${id}`);
     await stream.ended;
     const last = stream.events.at(-1)!;
@@ -78,7 +90,10 @@ describe('live log over SSE', () => {
     const id = (await call(fx.web, 'POST', '/api/v1/jobs', { worker: fx.name, command: 'echo finished-job' })).body.request_id as number;
     await jobWhen(fx.web, id, finished, 'finished');
     const full = (await call(fx.web, 'GET', `/api/v1/jobs/${id}/log`)).body as string;
-    for (const [query, headers] of [['?offset=10', {}], ['', { 'Last-Event-ID': '10' }]] as const) {
+    for (const [query, headers] of [
+      ['?offset=10', {}],
+      ['', { 'Last-Event-ID': '10' }],
+    ] as const) {
       const s = openLog(fx.web, id, query, headers);
       await s.ended;
       assert.equal(s.status(), 200);

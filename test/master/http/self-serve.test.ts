@@ -65,13 +65,24 @@ describe('BuildAPI self-serve client against the test master', () => {
     assert.equal(r.body.status, 'FAILED');
     assert.match(r.body.msg, msg);
   };
-  const done = (rev: string) => waitUntil(() => ss.isDone(branch, rev), (r) => r.body.job_complete === true, `revision ${rev} done`);
+  const done = (rev: string) =>
+    waitUntil(
+      () => ss.isDone(branch, rev),
+      (r) => r.body.job_complete === true,
+      `revision ${rev} done`,
+    );
 
   test('informational requests: the table, branches (workers), builders', async () => {
     const root = await ss.request('GET', '');
     assert.equal(root.status, 200);
     const paths = (root.body as Array<{ method: string; path: string }>).map((r) => `${r.method} ${r.path}`);
-    for (const p of ['GET /self-serve/branches', 'GET /self-serve/jobs/{job_id}', 'POST /self-serve/{branch}/build', 'PUT /self-serve/{branch}/request/{request_id}', 'GET /self-serve/{branch}/rev/{revision}/is_done']) {
+    for (const p of [
+      'GET /self-serve/branches',
+      'GET /self-serve/jobs/{job_id}',
+      'POST /self-serve/{branch}/build',
+      'PUT /self-serve/{branch}/request/{request_id}',
+      'GET /self-serve/{branch}/rev/{revision}/is_done',
+    ]) {
       assert.ok(paths.includes(p), p);
     }
     assert.deepEqual((await ss.branches()).body, [branch, 'w-offline']);
@@ -96,7 +107,10 @@ describe('BuildAPI self-serve client against the test master', () => {
     assert.equal(job.body.request_id, id);
     assert.deepEqual(job.body.complete_data, { result: 'SUCCESS' });
     const rev = await ss.revision(branch, 'abc123');
-    assert.deepEqual(rev.body.map((r: any) => r.request_id), [id]);
+    assert.deepEqual(
+      rev.body.map((r: any) => r.request_id),
+      [id],
+    );
 
     const again = accepted(await ss.rebuildBuild(branch, id, 5));
     assert.notEqual(again, id);
@@ -112,7 +126,11 @@ describe('BuildAPI self-serve client against the test master', () => {
 
   test('requests queued behind a running build: reprioritize, cancel (through _method), cancel a revision', async () => {
     const running = accepted(await ss.newBuildAtRev(branch, 'slow1', { command: 'sleep 60' }));
-    await waitUntil(() => ss.request_(branch, running), (r) => r.body.claimed_at > 0, 'the slow build started');
+    await waitUntil(
+      () => ss.request_(branch, running),
+      (r) => r.body.claimed_at > 0,
+      'the slow build started',
+    );
     const queued = accepted(await ss.rebuildRequest(branch, String(running)));
     assert.equal((await ss.request_(branch, queued)).body.build_id, null);
     failedWith(await ss.build(branch, queued), 404, /Build \d+ not found on branch/);

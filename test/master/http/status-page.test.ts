@@ -5,16 +5,7 @@ import { call, finished, jobWhen, startFixture, shellStep, type HttpFixture } fr
 
 /** Debian's chromium package; CI installs it (.ci/run). */
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const skip = fs.existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium)`;
 
 describe('status page in headless Chromium', { skip }, () => {
@@ -182,7 +173,6 @@ describe('status page layout at 1280×900 with 20 jobs, in headless Chromium', {
       await inView('#log pre.stderr');
       await inView('#log .step-sep >> nth=1');
       await inView('#jobs thead');
-
     } finally {
       await browser.close();
     }

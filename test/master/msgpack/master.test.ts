@@ -56,14 +56,7 @@ function rawUpgrade(authorization: string | undefined, untilBytes = Infinity): P
     sock.on('end', () => sock.end());
     sock.on('close', () => resolve({ chunks, closed: true }));
     sock.on('error', reject);
-    const head = [
-      'GET / HTTP/1.1',
-      'Host: 127.0.0.1',
-      'Upgrade: WebSocket',
-      'Connection: Upgrade',
-      'Sec-WebSocket-Key: hpRPO+TzQEafAJxwrhDFAQ==',
-      'Sec-WebSocket-Version: 13',
-    ];
+    const head = ['GET / HTTP/1.1', 'Host: 127.0.0.1', 'Upgrade: WebSocket', 'Connection: Upgrade', 'Sec-WebSocket-Key: hpRPO+TzQEafAJxwrhDFAQ==', 'Sec-WebSocket-Version: 13'];
     if (authorization !== undefined) head.push(`Authorization: ${authorization}`);
     sock.write(head.join('\r\n') + '\r\n\r\n');
   });
@@ -152,7 +145,10 @@ test('attach sequence: print, get_worker_info, set_worker_settings, listdir, sta
   );
   const ids = starts.map((s) => Number(s.command_id));
   for (let i = 1; i < ids.length; i++) assert.equal(ids[i], ids[i - 1] + 1, 'master-wide decimal command ids');
-  assert.deepEqual(seen.slice(-2).map((m) => m.message), ['attached', 'attached']);
+  assert.deepEqual(
+    seen.slice(-2).map((m) => m.message),
+    ['attached', 'attached'],
+  );
   await detach(client, worker);
 });
 
@@ -211,7 +207,10 @@ test('command round trip: rewritten start_command, updates, complete, responses'
   assert.equal(result.logs.stderr, 'warn\n');
   assert.equal(result.logs.header, 'make\n');
   assert.equal(result.logs.custom, 'custom line\n');
-  assert.deepEqual(result.updates.map(([k]) => k), ['header', 'stdout', 'stderr', 'log', 'stdout', 'rc', 'elapsed']);
+  assert.deepEqual(
+    result.updates.map(([k]) => k),
+    ['header', 'stdout', 'stderr', 'log', 'stdout', 'rc', 'elapsed'],
+  );
   assert.deepEqual(result.violations, []);
   assert.equal(run.wireName, 'shell');
 
@@ -289,7 +288,13 @@ test('master error texts: unknown op, missing keys, unknown command_id, text wit
   const run = worker.startCommand('b1', 'shell', { workdir: 'build', command: 'x' });
   client.respond(await client.nextOp('print'));
   client.respond(await client.nextOp('start_command'));
-  const upd = client.request('update', { command_id: run.commandId, args: [['stdout', ['no newline', [], []]], ['rc', 0]] });
+  const upd = client.request('update', {
+    command_id: run.commandId,
+    args: [
+      ['stdout', ['no newline', [], []]],
+      ['rc', 0],
+    ],
+  });
   assert.equal((await client.responseTo(upd)).result, null, 'the update itself is answered with null');
   const r = await run.done;
   assert.equal(r.status, 'EXCEPTION');
@@ -340,7 +345,13 @@ test('file upload: bin blocks collected, close, utime answered with the 3.7 Type
   const ut = client.request('update_upload_file_utime', { command_id: run.commandId, access_time: 1.5, modified_time: 2.5 });
   for (const s of [w1, w2, cl]) assert.equal((await client.responseTo(s)).result, null);
   assert.deepEqual(await client.responseTo(ut), { op: 'response', seq_number: ut, result: UTIME_BUG_TEXT, is_exception: true });
-  client.request('update', { command_id: run.commandId, args: [['header', ['sending out.bin\n', [15], [1]]], ['rc', 0]] });
+  client.request('update', {
+    command_id: run.commandId,
+    args: [
+      ['header', ['sending out.bin\n', [15], [1]]],
+      ['rc', 0],
+    ],
+  });
   client.request('complete', { command_id: run.commandId, args: 'RemoteWorkerError: utime' });
   const result = await run.done;
   assert.deepEqual(result.upload?.data, Buffer.concat([Buffer.from([0, 1, 2, 255]), Buffer.from('tail')]));

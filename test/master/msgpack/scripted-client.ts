@@ -159,12 +159,25 @@ export async function playAttach(
     if (m.op !== 'start_command') throw new Error(`unexpected op during attach: ${String(m.op)}`);
     const name = m.command_name;
     const args = m.args as Record<string, unknown>;
-    if (name === 'listdir') client.finishCommand(m, [['files', opts.files ?? []], ['rc', 0], ['elapsed', 0.001]]);
+    if (name === 'listdir')
+      client.finishCommand(m, [
+        ['files', opts.files ?? []],
+        ['rc', 0],
+        ['elapsed', 0.001],
+      ]);
     else if (name === 'stat') {
       const p = String(args.path);
       const mode = opts.stats?.[p.slice(p.lastIndexOf('/') + 1)] ?? 0o100644;
-      client.finishCommand(m, [['stat', [mode, 1, 1, 1, 0, 0, 0, 0, 0, 0]], ['rc', 0], ['elapsed', 0.001]]);
-    } else client.finishCommand(m, [['rc', 0], ['elapsed', 0.001]]);
+      client.finishCommand(m, [
+        ['stat', [mode, 1, 1, 1, 0, 0, 0, 0, 0, 0]],
+        ['rc', 0],
+        ['elapsed', 0.001],
+      ]);
+    } else
+      client.finishCommand(m, [
+        ['rc', 0],
+        ['elapsed', 0.001],
+      ]);
   }
   return seen;
 }

@@ -188,7 +188,10 @@ test('file upload through the FileWriter: bytes, close, utime; unpack is not a F
   s.writer.release();
   s.command.release();
   await until(() => h.liveReferences() === 1, 'writer and command released');
-  assert.ok(h.violations.some((v) => v.includes('does not implement')), 'the unknown method is recorded');
+  assert.ok(
+    h.violations.some((v) => v.includes('does not implement')),
+    'the unknown method is recorded',
+  );
   await detach(w, h);
 });
 
@@ -293,7 +296,10 @@ test('protocol mistakes that make Twisted drop the link: recorded, connection dr
     const { w, h } = await attach();
     act(w);
     assert.equal(await h.detached, 'connection lost', what);
-    assert.ok(h.violations.some((v) => pattern.test(v)), `${what}: ${JSON.stringify(h.violations)}`);
+    assert.ok(
+      h.violations.some((v) => pattern.test(v)),
+      `${what}: ${JSON.stringify(h.violations)}`,
+    );
   }
   // Bad banana before login: a violation without a worker name, and the link is dropped.
   const raw = await RawPbClient.connect(master.pbPort);
@@ -315,10 +321,7 @@ test('a dialect that was not offered closes the connection', async () => {
 test('tolerated mistakes are answered and recorded: unknown method, unknown object id', async () => {
   const { w, h } = await attach();
   await assert.rejects(w.perspective.callRemote('frobnicate'), (err: unknown) => err instanceof RemoteCallError && err.failure.type === 'twisted.spread.flavors.NoSuchMethod');
-  await assert.rejects(
-    w.broker.callRemote(new RemoteRef(4242), 'update', [[]]),
-    (err: unknown) => err instanceof RemoteCallError && err.failure.value === 'Invalid Object ID',
-  );
+  await assert.rejects(w.broker.callRemote(new RemoteRef(4242), 'update', [[]]), (err: unknown) => err instanceof RemoteCallError && err.failure.value === 'Invalid Object ID');
   assert.equal(h.attached, true, 'the link stays up');
   assert.equal(h.violations.length, 2, JSON.stringify(h.violations));
   await detach(w, h);

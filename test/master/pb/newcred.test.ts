@@ -10,8 +10,7 @@ interface DigestVector {
   master_accepted?: boolean;
 }
 
-const vectors = (JSON.parse(readFixture('banana-vectors.json')) as { login_response_digest: DigestVector[] })
-  .login_response_digest;
+const vectors = (JSON.parse(readFixture('banana-vectors.json')) as { login_response_digest: DigestVector[] }).login_response_digest;
 
 test('expectedResponse matches every newcred vector, including the captured logins', () => {
   assert.ok(vectors.length >= 4);

@@ -50,7 +50,11 @@ test('createPbSession logs in, attaches and runs commands and transfers against 
     assert.equal(h.info.version, '3.7.0');
     assert.deepEqual(
       events.filter((e) => e[0] !== 'startCommand'),
-      [['print', 'attached'], ['setBuilderList', [['b1', 'b1dir']]], ['print', 'attached']],
+      [
+        ['print', 'attached'],
+        ['setBuilderList', [['b1', 'b1dir']]],
+        ['print', 'attached'],
+      ],
     );
     assert.equal(h.liveReferences(), 1, 'the session released the challenger');
 
@@ -105,7 +109,10 @@ test('createPbSession logs in, attaches and runs commands and transfers against 
     await nextStart();
     await long.interrupt('stop it');
     await until(() => events.some((e) => e[0] === 'interrupt'), 'interrupt delivered');
-    assert.deepEqual(events.find((e) => e[0] === 'interrupt'), ['interrupt', long.commandId, 'stop it']);
+    assert.deepEqual(
+      events.find((e) => e[0] === 'interrupt'),
+      ['interrupt', long.commandId, 'stop it'],
+    );
     assert.equal(await session.requestShutdown(), true);
     assert.equal(h.shutdownRequested, true);
     h.disconnect();
@@ -121,7 +128,15 @@ test('createPbSession with a wrong password is refused with AuthError', async ()
   try {
     const { handlers } = fakeHandlers();
     await assert.rejects(
-      createPbSession({ transport: { host: '127.0.0.1', port: master.pbPort }, workername: 'pbworker', password: 'nope', handlers, clock: new ManualClock(), log: pino({ level: 'silent' }), keepaliveSeconds: 0 }),
+      createPbSession({
+        transport: { host: '127.0.0.1', port: master.pbPort },
+        workername: 'pbworker',
+        password: 'nope',
+        handlers,
+        clock: new ManualClock(),
+        log: pino({ level: 'silent' }),
+        keepaliveSeconds: 0,
+      }),
       AuthError,
     );
   } finally {

@@ -112,7 +112,10 @@ test('a relative path from the master is resolved against the basedir; absolute 
 });
 
 test('bytes that are not one msgpack map end the session with a ProtocolError', async () => {
-  for (const bytes of [[0x81, 0xa2, 0x6f], [0x92, 1, 2]]) {
+  for (const bytes of [
+    [0x81, 0xa2, 0x6f],
+    [0x92, 1, 2],
+  ]) {
     const { session, handlers, peer } = await serve();
     peer.send(Buffer.from(bytes));
     const reason = await session.closed;

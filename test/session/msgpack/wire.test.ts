@@ -71,7 +71,10 @@ test('failure text: str(Failure) of the Python worker', () => {
     failureText({ type: 'builtins.FileNotFoundError', value: '[Errno 2] nope', traceback: 'a.py:1:f\nb.py:2:g\n' }),
     "[Failure instance: Traceback: <class 'FileNotFoundError'>: [Errno 2] nope\na.py:1:f\nb.py:2:g\n]",
   );
-  assert.equal(failureText({ type: 'buildbot_worker.msgpack.RemoteWorkerError', value: 'x', traceback: '' }), "[Failure instance: Traceback: <class 'buildbot_worker.msgpack.RemoteWorkerError'>: x\n]");
+  assert.equal(
+    failureText({ type: 'buildbot_worker.msgpack.RemoteWorkerError', value: 'x', traceback: '' }),
+    "[Failure instance: Traceback: <class 'buildbot_worker.msgpack.RemoteWorkerError'>: x\n]",
+  );
   assert.equal(failureText({ type: 'T', value: 'v', traceback: 'no newline' }), "[Failure instance: Traceback: <class 'T'>: v\nno newline\n]");
 });
 

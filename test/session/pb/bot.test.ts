@@ -18,8 +18,7 @@ async function attach(onStart?: (req: StartCommandRequest) => void) {
   const bot = new PbBot({ broker: link.worker, handlers: fake.handlers, log: memoryLogger().log, home: '/home/w' });
   await link.worker.callRemote('root', 'attach', [bot]);
   assert.ok(mind);
-  const call = (target: RemoteRef, method: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}) =>
-    link.master.callRemote(target, method, args, kwargs);
+  const call = (target: RemoteRef, method: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}) => link.master.callRemote(target, method, args, kwargs);
   return { ...link, ...fake, bot, mind, call };
 }
 
@@ -32,7 +31,7 @@ test('Bot: print, getWorkerInfo, getCommands, getVersion', async () => {
   const info = (await call(mind, 'getWorkerInfo')) as Record<string, JellyValue>;
   assert.equal(info.basedir, '/base');
   assert.equal(info.system, 'posix');
-  assert.deepEqual({ ...(await call(mind, 'getCommands') as object) }, { shell: '3.1' });
+  assert.deepEqual({ ...((await call(mind, 'getCommands')) as object) }, { shell: '3.1' });
   assert.equal(await call(mind, 'getVersion'), '3.7.0');
   await assert.rejects(call(mind, 'getSlaveInfo'), (e: unknown) => e instanceof RemoteCallError && e.failure.type === 'twisted.spread.flavors.NoSuchMethod');
 });
@@ -59,10 +58,7 @@ test('startCommand: resolved args and a channel reach the worker; interrupts and
   const cmd = new Referenceable('RemoteCommand', { update: () => 0, complete: () => null });
   const writer = new Referenceable('FileWriter', { write: () => null });
   assert.equal(await call(wfbs.proto!, 'startBuild'), null);
-  assert.equal(
-    await call(wfbs.proto!, 'startCommand', [cmd, '7', 'uploadFile', { workdir: 'build', writer, maxsize: null, blocksize: 262144, keepstamp: true, workersrc: '~/out.txt' }]),
-    null,
-  );
+  assert.equal(await call(wfbs.proto!, 'startCommand', [cmd, '7', 'uploadFile', { workdir: 'build', writer, maxsize: null, blocksize: 262144, keepstamp: true, workersrc: '~/out.txt' }]), null);
   const req = events.find((e) => e[0] === 'startCommand')![1] as StartCommandRequest;
   assert.equal(req.commandId, '7');
   assert.equal(req.commandName, 'uploadFile');
@@ -73,7 +69,10 @@ test('startCommand: resolved args and a channel reach the worker; interrupts and
   assert.equal(master.refcountOf(master.luidFor(cmd)!), 1);
   assert.equal(await call(wfbs.proto!, 'interruptCommand', ['7', 'stop it']), null);
   await settle();
-  assert.deepEqual(events.filter((e) => e[0] === 'interrupt'), [['interrupt', '7', 'stop it']]);
+  assert.deepEqual(
+    events.filter((e) => e[0] === 'interrupt'),
+    [['interrupt', '7', 'stop it']],
+  );
   // A second command while '7' still runs: the leftover one is interrupted.
   await call(wfbs.proto!, 'startCommand', [cmd, '8', 'mkdir', { dir: 'x' }]);
   await settle();

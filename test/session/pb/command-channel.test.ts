@@ -24,7 +24,12 @@ test('update entries take the PB shapes of pb.md §6.5', () => {
     .filter((x) => x.index > 0)
     .map((x) => ({ bytes: w2m.bytes.subarray(x.start, x.end), e: new BananaDecoder('pb').feed(w2m.bytes.subarray(x.start, x.end))[0] as SExp[] }))
     .filter(({ e }) => Array.isArray(e) && e[3] instanceof Uint8Array && Buffer.from(e[3]).toString() === 'update')
-    .map(({ bytes, e }) => ({ bytes, requestId: e[1] as number, objectId: e[2] as number, dict: toPlain(((unjelly(e[5]!) as PyTuple).items[0] as JellyValue[][])[0]![0]!) as Record<string, unknown> }));
+    .map(({ bytes, e }) => ({
+      bytes,
+      requestId: e[1] as number,
+      objectId: e[2] as number,
+      dict: toPlain(((unjelly(e[5]!) as PyTuple).items[0] as JellyValue[][])[0]![0]!) as Record<string, unknown>,
+    }));
   const frame = (u: (typeof updates)[number], entry: UpdateEntry) =>
     encodeBanana([Buffer.from('message'), u.requestId, u.objectId, Buffer.from('update'), 1, jelly(new PyTuple([updatePairs([entry])])), jelly({})], 'pb');
   const log = updates.find((u) => 'log' in u.dict)!;
@@ -141,7 +146,10 @@ test('file upload: write bytes, close, utime floats; the writer is released with
   assert.equal(calls[2]![0], 'utime');
   assert.ok(times instanceof PyTuple);
   assert.ok(times.items.every((t) => t instanceof PyFloat));
-  assert.deepEqual(times.items.map((t) => (t as PyFloat).value), [1795343306.3891253, 1795343306]);
+  assert.deepEqual(
+    times.items.map((t) => (t as PyFloat).value),
+    [1795343306.3891253, 1795343306],
+  );
   assert.ok(master.luidFor(writer) !== undefined, 'still held until the command completes');
   await channel.complete(null);
   await settle();
@@ -164,7 +172,10 @@ test('download: read returns bytes, then b"" at end; close releases the reader',
   assert.equal((await channel.reader!.read(16384))!.length, 0);
   await channel.reader!.close();
   await settle();
-  assert.deepEqual(calls.filter((c) => c[0] === 'read').map((c) => c[1]), [16384, 16384]);
+  assert.deepEqual(
+    calls.filter((c) => c[0] === 'read').map((c) => c[1]),
+    [16384, 16384],
+  );
   assert.equal(master.luidFor(reader), undefined);
   await channel.complete(null);
   await settle();

@@ -9,7 +9,12 @@ const plain = (o: object) => ({ ...o });
 test('shell: workdir joined, everything else kept', () => {
   const args = { workdir: 'build', command: ['make'], env: {}, want_stdout: true, want_stderr: 0, timeout: 1200 };
   assert.deepEqual(plain(resolvePbArgs('shell', args, B)), {
-    workdir: '/w/base/builder/build', command: ['make'], env: {}, want_stdout: true, want_stderr: false, timeout: 1200,
+    workdir: '/w/base/builder/build',
+    command: ['make'],
+    env: {},
+    want_stdout: true,
+    want_stderr: false,
+    timeout: 1200,
   });
   assert.equal(resolvePbArgs('shell', { workdir: '/abs/dir' }, B).workdir, '/abs/dir');
   assert.deepEqual(args.workdir, 'build', 'input not modified');
@@ -18,14 +23,18 @@ test('shell: workdir joined, everything else kept', () => {
 test('mkdir and rmdir: dir (text or list) becomes paths', () => {
   assert.deepEqual(plain(resolvePbArgs('mkdir', { dir: 'build/newdir' }, B)), { paths: ['/w/base/builder/build/newdir'] });
   assert.deepEqual(plain(resolvePbArgs('rmdir', { dir: ['a', '/b'], timeout: 120, logEnviron: true }, B)), {
-    paths: ['/w/base/builder/a', '/b'], timeout: 120, logEnviron: true,
+    paths: ['/w/base/builder/a', '/b'],
+    timeout: 120,
+    logEnviron: true,
   });
   assert.throws(() => resolvePbArgs('rmdir', { dir: 5 }, B), CommandError);
 });
 
 test('cpdir: fromdir/todir become from_path/to_path', () => {
   assert.deepEqual(plain(resolvePbArgs('cpdir', { fromdir: 'build/updir', todir: 'build/updir_copy', timeout: 120 }, B)), {
-    from_path: '/w/base/builder/build/updir', to_path: '/w/base/builder/build/updir_copy', timeout: 120,
+    from_path: '/w/base/builder/build/updir',
+    to_path: '/w/base/builder/build/updir_copy',
+    timeout: 120,
   });
 });
 
@@ -44,18 +53,30 @@ test('glob, listdir, rmfile resolve to path', () => {
 
 test('transfers: path joined with expanduser, writer/reader removed, other keys kept', () => {
   const writer = { luid: 13 };
-  assert.deepEqual(
-    plain(resolvePbArgs('uploadFile', { workdir: 'build', writer, maxsize: null, blocksize: 262144, keepstamp: true, workersrc: 'out.txt' }, B)),
-    { path: '/w/base/builder/build/out.txt', workdir: 'build', maxsize: null, blocksize: 262144, keepstamp: true, workersrc: 'out.txt' },
-  );
-  assert.deepEqual(
-    plain(resolvePbArgs('uploadDirectory', { workdir: 'build', writer, maxsize: null, blocksize: 16384, compress: null, workersrc: '~/updir' }, B, '/home/u')),
-    { path: '/home/u/updir', workdir: 'build', maxsize: null, blocksize: 16384, compress: null, workersrc: '~/updir' },
-  );
-  assert.deepEqual(
-    plain(resolvePbArgs('downloadFile', { maxsize: null, reader: { luid: 5 }, blocksize: 16384, workdir: 'build', mode: 416, workerdest: 'downloaded.txt' }, B)),
-    { path: '/w/base/builder/build/downloaded.txt', maxsize: null, blocksize: 16384, workdir: 'build', mode: 416, workerdest: 'downloaded.txt' },
-  );
+  assert.deepEqual(plain(resolvePbArgs('uploadFile', { workdir: 'build', writer, maxsize: null, blocksize: 262144, keepstamp: true, workersrc: 'out.txt' }, B)), {
+    path: '/w/base/builder/build/out.txt',
+    workdir: 'build',
+    maxsize: null,
+    blocksize: 262144,
+    keepstamp: true,
+    workersrc: 'out.txt',
+  });
+  assert.deepEqual(plain(resolvePbArgs('uploadDirectory', { workdir: 'build', writer, maxsize: null, blocksize: 16384, compress: null, workersrc: '~/updir' }, B, '/home/u')), {
+    path: '/home/u/updir',
+    workdir: 'build',
+    maxsize: null,
+    blocksize: 16384,
+    compress: null,
+    workersrc: '~/updir',
+  });
+  assert.deepEqual(plain(resolvePbArgs('downloadFile', { maxsize: null, reader: { luid: 5 }, blocksize: 16384, workdir: 'build', mode: 416, workerdest: 'downloaded.txt' }, B)), {
+    path: '/w/base/builder/build/downloaded.txt',
+    maxsize: null,
+    blocksize: 16384,
+    workdir: 'build',
+    mode: 416,
+    workerdest: 'downloaded.txt',
+  });
   // Pre-3.0 argument names.
   assert.equal(resolvePbArgs('uploadFile', { workdir: 'build', slavesrc: 'o' }, B).path, '/w/base/builder/build/o');
   assert.equal(resolvePbArgs('downloadFile', { workdir: 'build', slavedest: '/abs/o' }, B).path, '/abs/o');

@@ -86,7 +86,10 @@ async function loginConnection2(password = 'pb-secret', keepaliveSeconds = 0) {
   const stream = new MemoryStream();
   let resolved = false;
   const sessionP = runPbSession(stream, opts);
-  sessionP.then(() => (resolved = true), () => {});
+  sessionP.then(
+    () => (resolved = true),
+    () => {},
+  );
   // Up to and including the answer to respond (#30).
   const respondAnswer = m2w.findIndex((c) => c.toString('hex') === '03801b870281028010870281');
   assert.ok(respondAnswer > 0);
@@ -113,7 +116,11 @@ test('a full login (capture connection 2): calls before the respond answer are s
   // The master's builder order is its own (it differs between recordings); the worker keeps it.
   const builders = events[1]!;
   assert.equal(builders[0], 'setBuilderList');
-  assert.deepEqual([...(builders[1] as Array<[string, string]>)].sort(), [['errorbuilder', 'errorbuilder'], ['interruptbuilder', 'interruptbuilder'], ['protobuilder', 'protobuilder']]);
+  assert.deepEqual([...(builders[1] as Array<[string, string]>)].sort(), [
+    ['errorbuilder', 'errorbuilder'],
+    ['interruptbuilder', 'interruptbuilder'],
+    ['protobuilder', 'protobuilder'],
+  ]);
   assert.equal(events.filter((e) => e[0] === 'print').length, 4);
 });
 
@@ -124,8 +131,7 @@ test('the rest of connection 2: commands start with resolved arguments and every
     stream.feed(c);
     await settle();
   }
-  const answersOf = (exprs: SExp[]) =>
-    new Map(exprs.filter((e): e is SExp[] => Array.isArray(e) && str(e[0]) === 'answer').map((e) => [e[1] as number, e[2]]));
+  const answersOf = (exprs: SExp[]) => new Map(exprs.filter((e): e is SExp[] => Array.isArray(e) && str(e[0]) === 'answer').map((e) => [e[1] as number, e[2]]));
   const captured = answersOf(decodeStream(Buffer.concat(conn(2, 'w2m'))));
   const dec = new BananaDecoder('pb');
   const ours = answersOf(dec.feed(stream.output().subarray(before)));
@@ -134,18 +140,21 @@ test('the rest of connection 2: commands start with resolved arguments and every
   for (const id of [7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25]) assert.ok(ours.has(id), `answered ${id}`);
 
   const starts = events.filter((e) => e[0] === 'startCommand').map((e) => e[1] as import('../../../src/worker/handlers.js').StartCommandRequest);
-  assert.deepEqual(starts.map((s) => [s.commandId, s.commandName, s.builderName]), [
-    ['0', 'shell', 'protobuilder'],
-    ['1', 'downloadFile', 'protobuilder'],
-    ['2', 'mkdir', 'protobuilder'],
-    ['3', 'cpdir', 'protobuilder'],
-    ['4', 'rmdir', 'protobuilder'],
-    ['5', 'stat', 'protobuilder'],
-    ['6', 'uploadDirectory', 'protobuilder'],
-    ['7', 'uploadFile', 'protobuilder'],
-    ['8', 'shell', 'interruptbuilder'],
-    ['9', 'uploadDirectory', 'errorbuilder'],
-  ]);
+  assert.deepEqual(
+    starts.map((s) => [s.commandId, s.commandName, s.builderName]),
+    [
+      ['0', 'shell', 'protobuilder'],
+      ['1', 'downloadFile', 'protobuilder'],
+      ['2', 'mkdir', 'protobuilder'],
+      ['3', 'cpdir', 'protobuilder'],
+      ['4', 'rmdir', 'protobuilder'],
+      ['5', 'stat', 'protobuilder'],
+      ['6', 'uploadDirectory', 'protobuilder'],
+      ['7', 'uploadFile', 'protobuilder'],
+      ['8', 'shell', 'interruptbuilder'],
+      ['9', 'uploadDirectory', 'errorbuilder'],
+    ],
+  );
   const base = '/tmp/bbproto/pb/worker';
   const shell = starts[0]!.args;
   assert.equal(shell.workdir, `${base}/protobuilder/build`);
@@ -162,7 +171,10 @@ test('the rest of connection 2: commands start with resolved arguments and every
   assert.ok(starts[6]!.channel.writer);
   assert.equal(starts[7]!.args.path, `${base}/protobuilder/build/out.txt`);
   assert.equal(starts[9]!.args.path, `${base}/errorbuilder/build/does-not-exist`);
-  assert.deepEqual(events.find((e) => e[0] === 'interrupt'), ['interrupt', '8', 'capture: interrupt test']);
+  assert.deepEqual(
+    events.find((e) => e[0] === 'interrupt'),
+    ['interrupt', '8', 'capture: interrupt test'],
+  );
   // The master's Bot.shutdown (#183) reaches the worker after its answer went out.
   assert.ok(events.some((e) => e[0] === 'shutdown'));
   session.close();
@@ -171,9 +183,7 @@ test('the rest of connection 2: commands start with resolved arguments and every
 });
 
 function keepaliveCalls(stream: MemoryStream, from: number): SExp[][] {
-  return new BananaDecoder('pb')
-    .feed(stream.output().subarray(from))
-    .filter((e): e is SExp[] => Array.isArray(e) && str(e[0]) === 'message' && str(e[3]) === 'keepalive');
+  return new BananaDecoder('pb').feed(stream.output().subarray(from)).filter((e): e is SExp[] => Array.isArray(e) && str(e[0]) === 'message' && str(e[3]) === 'keepalive');
 }
 
 test('keepalive: an answered keepalive keeps the session, an unanswered one closes it with TimeoutError', async () => {
@@ -274,4 +284,3 @@ test('a server offering no known dialect is a ProtocolError', async () => {
   stream.feed(encodeBanana([b('xml')], 'none'));
   await assert.rejects(session, ProtocolError);
 });
-

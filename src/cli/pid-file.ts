@@ -38,6 +38,18 @@ function realpathOrSelf(p: string): string {
   }
 }
 
+/** Whether `pid` is a process (its thread group's leader), not another thread of one. */
+function isProcessLeader(pid: number): boolean {
+  let status: string;
+  try {
+    status = fs.readFileSync(path.join(procRoot, String(pid), 'status'), 'utf8');
+  } catch {
+    return true; // not readable: let the other checks decide
+  }
+  const tgid = /^Tgid:\s*(\d+)/m.exec(status);
+  return tgid === null || Number(tgid[1]) === pid;
+}
+
 /** A program name that runs a buildbot worker: this worker's bin/worker.js, Python's buildbot-worker, twistd. */
 const WORKER_PROGRAM = /(^|\/)([^/]*worker[^/]*|twistd[^/]*)$/;
 
@@ -53,6 +65,10 @@ const WORKER_PROGRAM = /(^|\/)([^/]*worker[^/]*|twistd[^/]*)$/;
 export function isWorkerOf(pid: number, basedir: string): boolean {
   if (!isAlive(pid)) return false;
   if (!fs.existsSync(path.join(procRoot, String(pid)))) return !fs.existsSync(path.join(procRoot, 'self'));
+  // /proc/N also answers for a thread id N, and kill(N, 0) succeeds for it: after a container
+  // restart the old worker's pid can be a thread of the new worker (or of another process).
+  // A pid file holds a process id, so a number that is now a thread is stale.
+  if (!isProcessLeader(pid)) return false;
   let argv: string[];
   try {
     argv = fs

@@ -22,3 +22,25 @@ test("twistd.pid naming our parent is stale even when the parent's command line 
     fake.kill('SIGKILL');
   }
 });
+
+// After a container restart the old worker's pid can be a thread of a live process: /proc/N and
+// kill(N, 0) answer for thread ids too, with the process's command line and working directory.
+test('twistd.pid naming a thread (not a process) of a worker of this basedir is stale', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pid-thread-'));
+  const fake = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'bin/worker.js', 'start', '--nodaemon', dir], { stdio: 'ignore' });
+  try {
+    const threads = () => fs.readdirSync(`/proc/${fake.pid}/task`).map(Number);
+    await eventually(() => fs.existsSync(`/proc/${fake.pid}/cmdline`) && fs.readFileSync(`/proc/${fake.pid}/cmdline`, 'utf8').includes('worker.js') && threads().length > 1);
+    const tid = threads().find((t) => t !== fake.pid)!;
+    fs.writeFileSync(pidFilePath(dir), `${tid}\n`);
+    assert.deepEqual(claimPidFile(dir, 4242, 4241), { ok: true, stale: tid });
+    assert.equal(readPid(dir), 4242);
+    // The process itself is still respected.
+    fs.rmSync(pidFilePath(dir));
+    fs.writeFileSync(pidFilePath(dir), `${fake.pid}\n`);
+    assert.deepEqual(claimPidFile(dir, 4242, 4241), { ok: false, running: fake.pid });
+  } finally {
+    fake.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

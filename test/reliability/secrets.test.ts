@@ -11,6 +11,7 @@ import { startTestMaster, type TestMaster } from '../../src/master/test-master.j
 import type { WorkerHandle } from '../../src/master/worker-handle.js';
 import { attachWorker, processesWith, startWorker, uniqueMarker, type Protocol, type RunningWorker } from './harness.js';
 import { eventually } from '../helpers/eventually.js';
+import { selfSigned } from '../helpers/self-signed.js';
 
 /**
  * The worker's password stays secret: not in twistd.log, not in what the worker tells the
@@ -142,38 +143,17 @@ describe('secrets: a container-style worker configured from the environment', ()
 describe('secrets: TLS', () => {
   let dir: string;
   let cert: Buffer;
+  let key: Buffer;
   let server: tls.Server;
   let handshakes = 0;
   let port = 0;
 
   before(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'secrets-tls-'));
-    try {
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-days',
-          '2',
-          '-subj',
-          '/CN=localhost',
-          '-addext',
-          'subjectAltName=DNS:localhost,IP:127.0.0.1',
-          '-keyout',
-          path.join(dir, 'key.pem'),
-          '-out',
-          path.join(dir, 'cert.pem'),
-        ],
-        { stdio: 'ignore' },
-      );
-    } catch {
-      return;
-    }
-    cert = readFileSync(path.join(dir, 'cert.pem'));
+    const made = selfSigned(dir, 'localhost', 'DNS:localhost,IP:127.0.0.1');
+    if (!made) return;
+    cert = made.cert;
+    key = made.key;
   });
 
   after(() => server?.close());
@@ -183,7 +163,7 @@ describe('secrets: TLS', () => {
       t.skip('openssl is not available to make a test certificate');
       return;
     }
-    server = tls.createServer({ key: readFileSync(path.join(dir, 'key.pem')), cert }, (s) => {
+    server = tls.createServer({ key, cert }, (s) => {
       handshakes++;
       s.on('error', () => undefined);
     });
@@ -206,7 +186,7 @@ describe('secrets: TLS', () => {
 
     const roots = path.join(dir, 'roots');
     mkdirSync(roots);
-    execFileSync('cp', [path.join(dir, 'cert.pem'), roots]);
+    execFileSync('cp', [path.join(dir, 'localhost.pem'), roots]);
     assert.equal(readdirSync(roots).length, 1);
     const trusted = await startWorker({
       protocol: 'pb',

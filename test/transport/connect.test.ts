@@ -2,14 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { connectStream } from '../../src/transport/connect.js';
 import { connectRequest } from '../../src/transport/http-connect.js';
 import { ERR } from '../../src/errors.js';
+import { selfSigned } from '../helpers/self-signed.js';
 
 function listen(server: net.Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
@@ -117,34 +117,13 @@ test('HTTP CONNECT proxy refusal is a ConnectionError naming the status', async 
 
 test('TLS verifies the master certificate: refused without the CA, accepted with it', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tls-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-  } catch {
+  const made = selfSigned(dir, 'localhost', 'DNS:localhost,IP:127.0.0.1');
+  if (!made) {
     t.skip('openssl is not available to make a test certificate');
     return;
   }
-  const cert = readFileSync(path.join(dir, 'cert.pem'));
-  const server = tls.createServer({ key: readFileSync(path.join(dir, 'key.pem')), cert }, (s) => s.end('secure'));
+  const { cert, key } = made;
+  const server = tls.createServer({ key, cert }, (s) => s.end('secure'));
   server.on('tlsClientError', () => {});
   const port = await listen(server as unknown as net.Server);
   await assert.rejects(connectStream({ host: 'localhost', port, tls: {} }), { code: ERR.TLS });
@@ -153,36 +132,6 @@ test('TLS verifies the master certificate: refused without the CA, accepted with
   s.destroy();
   server.close();
 });
-
-/** A self-signed certificate (its own CA) naming exactly `san`; undefined without openssl. */
-function selfSigned(dir: string, name: string, san: string): { key: Buffer; cert: Buffer } | undefined {
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        `/CN=${name}`,
-        '-addext',
-        `subjectAltName=${san}`,
-        '-keyout',
-        path.join(dir, `${name}.key`),
-        '-out',
-        path.join(dir, `${name}.pem`),
-      ],
-      { stdio: 'ignore' },
-    );
-  } catch {
-    return undefined;
-  }
-  return { key: readFileSync(path.join(dir, `${name}.key`)), cert: readFileSync(path.join(dir, `${name}.pem`)) };
-}
 
 /** A CONNECT proxy that answers at once and then splices (TLS clients speak first). */
 async function plainProxy(): Promise<{ server: net.Server; port: number }> {

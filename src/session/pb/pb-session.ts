@@ -67,12 +67,16 @@ export function runPbSession(stream: Duplex, opts: SessionOptions, signal?: Abor
       broker.sendVersion();
       startLogin();
     },
-    onExpression: (expr) => broker.receive(expr),
+    onExpression: (expr) => {
+      // Anything from the master proves the link alive, as on msgpack (src/session/deadlines.ts).
+      liveness.heard();
+      broker.receive(expr);
+    },
   });
   const broker = new Broker({ send: (expr) => framing.send(expr), log, role: 'worker', strictness: 'tolerate', unsafeTracebacks: true });
   const bot = new PbBot({ broker, handlers, log });
 
-  // Application keepalives (§6.9): perspective.keepalive() with a reply deadline.
+  // Application keepalives (§6.9): perspective.keepalive(); the master must be heard from within the reply deadline.
   const liveness = new LivenessProbe({
     clock,
     ...keepaliveTiming(opts.keepaliveSeconds),

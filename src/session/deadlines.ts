@@ -5,7 +5,7 @@
  * than one period (unpacking a large directory upload in its reactor) is not dropped; and
  * the login/attach must finish within that same time, capped at ATTACH_DEADLINE_MS (a
  * master that accepts and never attaches, buildbot issue #4678, would otherwise hold the
- * worker forever). docs/connection.md tells more.
+ * worker forever). README.md, "Where the Python worker has a known defect", tells the difference.
  */
 
 /** Shortest time the master gets to answer a keepalive (PB) or a ping (msgpack). */

@@ -85,17 +85,12 @@ export function runPbSession(stream: Duplex, opts: SessionOptions, signal?: Abor
     send: () => {
       if (!perspective) return;
       log.debug('sending app-level keepalive');
+      // The answer, like anything else from the master, reaches `liveness.heard()` in onExpression.
       perspective.callRemote('keepalive').then(
-        () => {
-          log.debug("master replied to keepalive, everything's fine");
-          liveness.heard();
-        },
+        () => log.debug("master replied to keepalive, everything's fine"),
         (err) => {
-          if (err instanceof RemoteCallError) {
-            // The master is alive, it just refused; keep going.
-            log.warn({ err }, 'keepalive refused by the master');
-            liveness.heard();
-          }
+          // A refusal still proves the master alive; keep going.
+          if (err instanceof RemoteCallError) log.warn({ err }, 'keepalive refused by the master');
         },
       );
     },

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { ConnectionError, ERR } from '../errors.js';
 import { httpConnect } from './http-connect.js';
@@ -78,10 +78,12 @@ export function tlsIdentity(host: string, servername?: string): { host: string; 
   return net.isIP(bare) ? { host: bare } : { host: bare, servername: bare };
 }
 
-function tlsWrap(socket: Duplex, opts: TransportOptions, timeoutMs: number): Promise<tls.TLSSocket> {
+async function tlsWrap(socket: Duplex, opts: TransportOptions, timeoutMs: number): Promise<tls.TLSSocket> {
+  // Loaded only for a TLS master: the module costs a plain worker ~7 ms of start-up (bench/README.md).
+  const { connect } = await import('node:tls');
   return new Promise((resolve, reject) => {
     const t = opts.tls!;
-    const secure = tls.connect({
+    const secure = connect({
       socket,
       ...tlsIdentity(opts.host, t.servername),
       ca: t.ca,

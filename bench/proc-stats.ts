@@ -31,7 +31,7 @@ export function cpuSeconds(pid: number): number {
 }
 
 /** A field of /proc/<pid>/status in kB (VmRSS, VmHWM, ...), converted to bytes. */
-export function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+export function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'latin1');
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
   if (!m) throw new Error(`/proc/${pid}/status has no ${field}`);
@@ -41,12 +41,21 @@ export function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 export const rssBytes = (pid: number): number => statusBytes(pid, 'VmRSS');
 
 /**
+ * The anonymous part of RSS: the process's own memory (heap, stacks, buffers). The rest of
+ * RSS is file-backed pages (the executable and libraries), clean page cache shared with
+ * every process that maps the same files; for Node that is about 35–45 MB of its binary.
+ */
+export const privateBytes = (pid: number): number => statusBytes(pid, 'RssAnon');
+
+/**
  * Peak resident memory of a process over an interval. The kernel's high-water mark (VmHWM)
  * is reset at the start through /proc/<pid>/clear_refs where that is allowed; RSS is also
  * sampled every `intervalMs`, so the peak is right even where the reset is not.
  */
 export class PeakRss {
   private peak = 0;
+  /** The highest sampled RssAnon (the kernel keeps no high-water mark for it). */
+  privatePeak = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly hwmReset: boolean;
 
@@ -69,6 +78,7 @@ export class PeakRss {
   private sample(): void {
     try {
       this.peak = Math.max(this.peak, rssBytes(this.pid));
+      this.privatePeak = Math.max(this.privatePeak, privateBytes(this.pid));
     } catch {
       /* the process is gone */
     }
@@ -117,10 +127,10 @@ export class RssSeries {
     }
   }
 
-  /** Stop sampling: the samples in bytes, in order, and the peak. */
-  stop(): { samples: number[]; peak: number } {
+  /** Stop sampling: the samples in bytes, in order, the peak and the peak of private memory. */
+  stop(): { samples: number[]; peak: number; privatePeak: number } {
     clearInterval(this.timer);
     this.sample();
-    return { samples: this.samples, peak: this.peak.stop() };
+    return { samples: this.samples, peak: this.peak.stop(), privatePeak: this.peak.privatePeak };
   }
 }

@@ -52,6 +52,24 @@ export function absoluteTarget(text: string, value: number | undefined, ok: (v: 
   return { text, met: value !== undefined && ok(value) };
 }
 
+/** The peak-memory goal of every workload: at most 1.2× Python's and at most this, in MB. */
+export const PEAK_RSS_LIMIT_MB = 100;
+
+/**
+ * A workload's two memory rows from its peaks per worker (MB): peak RSS, with the goal's
+ * targets, and peak private memory (RssAnon, see proc-stats.ts), which leaves out the
+ * binary's shared file pages and shows what each worker itself holds.
+ */
+export function peakMemoryRows(
+  row: Pick<Measurement, 'scenario' | 'protocol' | 'missing'>,
+  peak: (f: (p: { rss: number; private: number }) => number) => Measurement['values'],
+): Measurement[] {
+  const rss: Measurement = { ...row, metric: 'worker peak RSS', unit: 'MB', better: 'lower', values: peak((p) => p.rss) };
+  rss.targets = [ratioTarget(rss, '<=', 1.2), absoluteTarget(`≤${PEAK_RSS_LIMIT_MB} MB`, rss.values.ts, (v) => v <= PEAK_RSS_LIMIT_MB)];
+  const own: Measurement = { ...row, metric: 'worker peak private memory (RssAnon)', unit: 'MB', better: 'lower', values: peak((p) => p.private) };
+  return [rss, own];
+}
+
 /** Median of a non-empty list. */
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

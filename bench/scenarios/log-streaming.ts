@@ -3,7 +3,7 @@ import { compareOnEmbeddedMaster, type BenchContext } from '../compare.js';
 import { writeLogFile } from '../data.js';
 import { cpuSeconds, MB, PeakRss } from '../proc-stats.js';
 import { pipeToSocket } from '../reference.js';
-import { ratioTarget, type Measurement } from '../results.js';
+import { peakMemoryRows, ratioTarget, type Measurement } from '../results.js';
 
 /**
  * Log streaming: one shell step `cat`s N MB of mixed-length lines; how fast the text
@@ -33,21 +33,22 @@ export async function run(ctx: BenchContext): Promise<Measurement[]> {
       const seconds = (performance.now() - t0) / 1000;
       const cpu = cpuSeconds(a.worker.pid) - cpu0;
       const peakMB = peak.stop() / MB;
+      const privateMB = peak.privatePeak / MB;
       const masterCpu = process.cpuUsage(master0);
       if (r.rc !== 0) throw new Error(`log streaming failed on ${a.contender}/${a.protocol}: ${r.status} ${r.failure ?? ''}`);
       const delivered = r.logSizes.stdout ?? 0;
       if (delivered !== megabytes * MB) throw new Error(`${a.contender}/${a.protocol} delivered ${delivered} of ${megabytes * MB} bytes`);
       ctx.progress(
-        `    ${(delivered / MB / seconds).toFixed(1)} MB/s, worker CPU ${cpu.toFixed(2)} s, peak RSS ${peakMB.toFixed(0)} MB, master CPU ${((masterCpu.user + masterCpu.system) / 1e6).toFixed(2)} s`,
+        `    ${(delivered / MB / seconds).toFixed(1)} MB/s, worker CPU ${cpu.toFixed(2)} s, peak RSS ${peakMB.toFixed(0)} MB (private ${privateMB.toFixed(0)} MB), master CPU ${((masterCpu.user + masterCpu.system) / 1e6).toFixed(2)} s`,
       );
-      return { mbps: delivered / MB / seconds, cpu, peakMB, masterCpu: (masterCpu.user + masterCpu.system) / 1e6 };
+      return { mbps: delivered / MB / seconds, cpu, peak: { rss: peakMB, private: privateMB }, masterCpu: (masterCpu.user + masterCpu.system) / 1e6 };
     },
     { repeat: ctx.quick ? 1 : 3, score: (x) => x.mbps },
   );
 
   const out: Measurement[] = [];
   for (const [protocol, res] of byProtocol) {
-    const values = (f: (x: { mbps: number; cpu: number; peakMB: number }) => number) => ({
+    const values = (f: (x: { mbps: number; cpu: number; peak: { rss: number; private: number } }) => number) => ({
       ...(res.ts ? { ts: f(res.ts) } : {}),
       ...(res.python ? { python: f(res.python) } : {}),
     });
@@ -73,16 +74,7 @@ export async function run(ctx: BenchContext): Promise<Measurement[]> {
       missing: res.missing,
     };
     cpu.targets = [ratioTarget(cpu, '<=', 0.5)];
-    const rss: Measurement = {
-      scenario: `log streaming (${megabytes} MB)`,
-      metric: 'worker peak RSS',
-      protocol,
-      unit: 'MB',
-      better: 'lower',
-      values: values((x) => x.peakMB),
-      missing: res.missing,
-    };
-    out.push(thr, cpu, rss);
+    out.push(thr, cpu, ...peakMemoryRows({ scenario: thr.scenario, protocol, missing: res.missing }, (f) => values((x) => f(x.peak))));
   }
   return out;
 }

@@ -6,7 +6,7 @@ import type { Protocol } from '../contenders.js';
 import { writeBinaryFile, writeSmallFiles } from '../data.js';
 import { MB, PeakRss } from '../proc-stats.js';
 import { fileToSocket, socketToFile } from '../reference.js';
-import { absoluteTarget, ratioTarget, type Measurement } from '../results.js';
+import { absoluteTarget, peakMemoryRows, ratioTarget, type Measurement } from '../results.js';
 
 /**
  * File transfers with the block sizes of the 3.7 master's steps (FileUpload 256 KiB,
@@ -19,13 +19,11 @@ export const NAME = 'transfers';
 const UPLOAD_BLOCKSIZE = 256 * 1024;
 const DOWNLOAD_BLOCKSIZE = 16 * 1024;
 const DIRECTORY_BLOCKSIZE = 16 * 1024;
-/** This worker's own bound on resident memory during a large transfer. */
-const RSS_LIMIT_MB = 150;
 
 interface One {
   mbps: number;
   seconds: number;
-  peakMB: number;
+  peak: { rss: number; private: number };
 }
 
 async function measure(a: Attached, what: string, start: () => Promise<{ bytes: number; ok: boolean; detail: string }>): Promise<One> {
@@ -38,9 +36,10 @@ async function measure(a: Attached, what: string, start: () => Promise<{ bytes: 
   } finally {
     peakBytes = peak.stop();
   }
+  const privateBytes = peak.privatePeak;
   const seconds = (performance.now() - t0) / 1000;
   if (!r.ok) throw new Error(`${what} failed on ${a.contender}/${a.protocol}: ${r.detail}`);
-  return { mbps: r.bytes / MB / seconds, seconds, peakMB: peakBytes / MB };
+  return { mbps: r.bytes / MB / seconds, seconds, peak: { rss: peakBytes / MB, private: privateBytes / MB } };
 }
 
 export async function run(ctx: BenchContext): Promise<Measurement[]> {
@@ -72,7 +71,7 @@ export async function run(ctx: BenchContext): Promise<Measurement[]> {
       const bytes = Number(r.transfer?.bytes ?? 0);
       return { bytes, ok: r.status === 'SUCCESS' && bytes === bigSize, detail: `${r.status} ${bytes} bytes ${r.failure ?? ''} ${r.startError ?? ''}` };
     });
-    ctx.progress(`    upload ${up.mbps.toFixed(1)} MB/s, peak RSS ${up.peakMB.toFixed(0)} MB`);
+    ctx.progress(`    upload ${up.mbps.toFixed(1)} MB/s, peak RSS ${up.peak.rss.toFixed(0)} MB`);
 
     const down = await measure(a, 'downloadFile', async () => {
       // The master serves the file from its transfer directory (read into memory at the step's start).
@@ -90,7 +89,7 @@ export async function run(ctx: BenchContext): Promise<Measurement[]> {
       return { bytes: bigSize, ok: r.status === 'SUCCESS' && size === bigSize && r.transfer?.bytes === bigSize, detail: `${r.status} file size ${size} ${r.failure ?? ''} ${r.startError ?? ''}` };
     });
     rmSync(path.join(dir, 'down.bin'), { force: true });
-    ctx.progress(`    download ${down.mbps.toFixed(1)} MB/s, peak RSS ${down.peakMB.toFixed(0)} MB`);
+    ctx.progress(`    download ${down.mbps.toFixed(1)} MB/s, peak RSS ${down.peak.rss.toFixed(0)} MB`);
 
     const dirUp = await measure(a, 'uploadDirectory', async () => {
       const r = await a.client.runStep(
@@ -101,7 +100,7 @@ export async function run(ctx: BenchContext): Promise<Measurement[]> {
       const bytes = Number(r.transfer?.bytes ?? 0);
       return { bytes, ok: r.status === 'SUCCESS' && bytes > treeInfo.bytes, detail: `${r.status} ${bytes} bytes ${r.failure ?? ''} ${r.startError ?? ''}` };
     });
-    ctx.progress(`    directory ${dirUp.seconds.toFixed(2)} s, peak RSS ${dirUp.peakMB.toFixed(0)} MB`);
+    ctx.progress(`    directory ${dirUp.seconds.toFixed(2)} s, peak RSS ${dirUp.peak.rss.toFixed(0)} MB`);
     return { up, down, dirUp };
   });
 
@@ -124,17 +123,7 @@ export async function run(ctx: BenchContext): Promise<Measurement[]> {
       };
       speed.targets = [ratioTarget(speed, '>=', 3)];
       if (ref) speed.targets.push(absoluteTarget(`≥50% of raw loopback`, speed.values.ts, (v) => v >= 0.5 * ref.value));
-      const rss: Measurement = {
-        scenario: label,
-        metric: 'worker peak RSS',
-        protocol: protocol as Protocol,
-        unit: 'MB',
-        better: 'lower',
-        values: pick(res, (x) => x[key].peakMB),
-        missing: res.missing,
-      };
-      if (key !== 'dirUp') rss.targets = [absoluteTarget(`≤${RSS_LIMIT_MB} MB`, rss.values.ts, (v) => v <= RSS_LIMIT_MB)];
-      return [speed, rss];
+      return [speed, ...peakMemoryRows({ scenario: label, protocol: protocol as Protocol, missing: res.missing }, (f) => pick(res, (x) => f(x[key].peak)))];
     };
     const size = fileMB >= 1024 ? `${fileMB / 1024} GB` : `${fileMB} MB`;
     out.push(

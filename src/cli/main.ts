@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import type { Command, Option } from 'commander';
 import { DEFAULT_MAX_FINISHED_JOBS, DEFAULT_MAX_FINISHED_LOG_BYTES } from '../master/http/job-retention.js';
 import { WORKER_VERSION } from '../worker/version.js';
 import { COMMAND_VERSION } from '../commands/version.js';
@@ -8,6 +8,9 @@ import { printStdout, UsageError, type Print } from './output.js';
 import { isWorkerDir } from './worker-dir.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../util/log.js';
 import fs from 'node:fs';
+import { requireCjs } from '../util/require-cjs.js';
+
+const commander = requireCjs('commander') as typeof import('commander');
 
 /**
  * The `buildbot-worker` command line (`scripts/runner.py`, `docs/python-worker.md` §1–2):
@@ -54,16 +57,16 @@ interface StartCliOptions {
 
 /** `--log-format text|json` of start/restart (an addition: the Python worker has text only). */
 function logFormatOption(): Option {
-  return new Option('--log-format <format>', "twistd.log's format: Twisted's text lines, or pino's JSON lines").choices(LOG_FORMATS).default('text');
+  return new commander.Option('--log-format <format>', "twistd.log's format: Twisted's text lines, or pino's JSON lines").choices(LOG_FORMATS).default('text');
 }
 
 /** `--log-level` of start/restart (an addition): the least severe level logged. */
 function logLevelOption(): Option {
-  return new Option('--log-level <level>', 'the least severe messages logged').choices(LOG_LEVELS).default('info');
+  return new commander.Option('--log-level <level>', 'the least severe messages logged').choices(LOG_LEVELS).default('info');
 }
 
 export function buildProgram(print: Print, setCode: (code: number) => void): Command {
-  const program = new Command('buildbot-worker');
+  const program = new commander.Command('buildbot-worker');
   program
     .usage('<command> [command options]')
     .description('A Buildbot worker: connects to a buildmaster and runs the commands it sends.')
@@ -122,7 +125,7 @@ export function buildProgram(print: Print, setCode: (code: number) => void): Com
     .option('--metrics-host <host>', 'Interface of the metrics endpoint (env WORKER_METRICS_HOST; default 127.0.0.1)')
     .addOption(logFormatOption())
     .addOption(logLevelOption())
-    .addOption(new Option('--daemon-child').hideHelp())
+    .addOption(new commander.Option('--daemon-child').hideHelp())
     .action(async (args: string[], o: StartCliOptions & { daemonChild?: boolean }) => {
       const basedir = basedirOf(args);
       if (!checkWorkerDir(basedir, print)) return setCode(1);
@@ -282,7 +285,7 @@ export async function main(argv: string[], print: Print = printStdout): Promise<
   try {
     await program.parseAsync(argv);
   } catch (err) {
-    if (err instanceof CommanderError) {
+    if (err instanceof commander.CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
       const name = argv.slice(2).find((a) => !a.startsWith('-'));
       const sub = program.commands.find((c) => c.name() === name) ?? program;

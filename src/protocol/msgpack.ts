@@ -1,9 +1,11 @@
-import { Packr, Unpackr } from 'msgpackr';
+import { requireCjs } from '../util/require-cjs.js';
 import { MSGPACK_ERROR_CODES, MsgpackError } from '../errors.js';
 import { countMsgpackValues } from './msgpack-budget.js';
 
 export { MAX_MSGPACK_MESSAGE_NODES, countMsgpackValues } from './msgpack-budget.js';
 import { PyFloat, PyTuple, type PyValue } from '../values.js';
+
+const { Packr, Unpackr } = requireCjs('msgpackr') as typeof import('msgpackr');
 
 /**
  * msgpack payloads of `msgpack_experimental_v7` (`docs/protocol/msgpack.md` §2).

@@ -1,9 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
+import { requireCjs } from '../util/require-cjs.js';
 import { AuthError, ConnectionError, ERR, ProtocolError } from '../errors.js';
 import { MAX_MSGPACK_MESSAGE_BYTES } from '../protocol/msgpack.js';
 import { connectStream, DEFAULT_CONNECT_TIMEOUT_MS, type TransportOptions } from './connect.js';
+
+const { WebSocket: WebSocketClient } = requireCjs('ws') as typeof import('ws');
 
 /**
  * The WebSocket client of `msgpack_experimental_v7` (`docs/protocol/msgpack.md` §1):
@@ -68,7 +71,7 @@ function upgrade(stream: Duplex, opts: WebSocketConnectOptions, authorization: s
   const url = websocketUrl(opts.transport.host, opts.transport.port, opts.path);
   return new Promise<WebSocket>((resolve, reject) => {
     let settled = false;
-    const ws = new WebSocket(url, {
+    const ws = new WebSocketClient(url, {
       createConnection: () => stream as never,
       headers: { Authorization: authorization },
       perMessageDeflate: false,

@@ -1,6 +1,9 @@
 import path from 'node:path';
-import pino, { type Logger } from 'pino';
+import type { Level, Logger } from 'pino';
+import { requireCjs } from './require-cjs.js';
 import { RotatingFile } from './rotating-file.js';
+
+const { pino } = requireCjs('pino') as typeof import('pino');
 
 /**
  * The worker's logger: pino records formatted as Twisted's text lines
@@ -38,7 +41,7 @@ export interface LogOptions {
 
 export type LogFormat = 'text' | 'json';
 export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
-export type LogLevel = pino.Level | 'silent';
+export type LogLevel = Level | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /** Twisted's log "system" of what the Python worker's PB client connection logs. */

@@ -121,7 +121,9 @@ export async function compareOnEmbeddedMaster<T>(
       workers: { [names.ts]: PASSWORD, [names.python]: PASSWORD },
     });
     const port = protocol === 'pb' ? master.pbPort : master.msgpackPort;
-    const web = await startMasterHttp({ master, workers: Object.values(names), port: 0, transferDir: ctx.root });
+    // Every job is read after its end; the 50 jobs of one concurrency run hold 400 MB of logs,
+    // past the test master's default (256 MiB), and the oldest would be evicted before they are read.
+    const web = await startMasterHttp({ master, workers: Object.values(names), port: 0, transferDir: ctx.root, maxFinishedLogBytes: 1024 ** 3 });
     const client = MasterClient.of(web);
     const results: PerContender<T> = {};
     const attached: Attached[] = [];

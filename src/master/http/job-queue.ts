@@ -30,15 +30,21 @@ export interface JobQueueOptions {
 
 export const DEFAULT_MAX_QUEUED_PER_WORKER = 100;
 
+/** A step's logs whose text is also in the job's log (the same strings, held once). */
+const STDIO_LOGS = new Set(['stdout', 'stderr', 'header', 'stdio']);
+
 /**
- * Size of the log text a finished job holds: its job log and every step's logs, counted in
- * string length (UTF-16 units, 1–2 bytes each in memory). Not `Buffer.byteLength`: that
- * walks and flattens every concatenated log, seconds for a 200 MB log at each job's end.
+ * Size of the log text a finished job holds: its job log (every step's stdio) and every
+ * step's other logfiles, counted in string length (UTF-16 units, 1–2 bytes each in memory).
+ * A step's stdout, stderr, header and stdio are concatenations of the same pieces as the job
+ * log, so they are not counted again (counting them made the limit evict at a third of it).
+ * Not `Buffer.byteLength`: that walks and flattens every concatenated log, seconds for a
+ * 200 MB log at each job's end.
  */
 function logBytes(job: Job): number {
   let n = job.log.length;
   for (const s of job.steps) {
-    for (const text of Object.values(s.run?.logs ?? {})) n += text.length;
+    for (const [name, text] of Object.entries(s.run?.logs ?? {})) if (!STDIO_LOGS.has(name)) n += text.length;
     n += s.uploadData?.length ?? 0;
   }
   return n;

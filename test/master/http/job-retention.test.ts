@@ -37,7 +37,7 @@ describe('finished jobs past the count limit', () => {
 describe('finished jobs past the log byte limit', () => {
   let fx: HttpFixture;
   before(async () => {
-    fx = await startFixture({ protocol: 'msgpack', maxFinishedLogBytes: 25_000 });
+    fx = await startFixture({ protocol: 'msgpack', maxFinishedLogBytes: 250_000 });
   });
   after(async () => {
     await fx?.close();
@@ -45,12 +45,13 @@ describe('finished jobs past the log byte limit', () => {
 
   test('jobs whose logs exceed the budget go, oldest first; the newest stays even alone over it', async () => {
     const ids: number[] = [];
-    // Each job holds 10 000 x and its header lines, counted once although both the job's log and
-    // its step's stdout show them: two jobs fit the budget, three do not.
-    for (let i = 0; i < 3; i++) ids.push(await runJob(fx, `head -c 10000 /dev/zero | tr '\\0' x`));
+    // Each job holds 100 000 x and its header lines (the worker's environment: a few kB),
+    // counted once although both the job's log and its step's stdout show them: two jobs fit
+    // the budget, three do not.
+    for (let i = 0; i < 3; i++) ids.push(await runJob(fx, `head -c 100000 /dev/zero | tr '\\0' x`));
     assert.deepEqual(await listed(fx), ids.slice(1));
-    const big = await runJob(fx, `head -c 40000 /dev/zero | tr '\\0' x`);
+    const big = await runJob(fx, `head -c 400000 /dev/zero | tr '\\0' x`);
     assert.deepEqual(await listed(fx), [big]);
-    assert.ok((((await call(fx.web, 'GET', `/api/v1/jobs/${big}/log`)).body as string).match(/x/g)?.length ?? 0) >= 40000);
+    assert.ok((((await call(fx.web, 'GET', `/api/v1/jobs/${big}/log`)).body as string).match(/x/g)?.length ?? 0) >= 400000);
   });
 });

@@ -1,5 +1,5 @@
 import { CONTENDER_LABEL } from './contenders.js';
-import { ratio, type Measurement } from './results.js';
+import { ratio, targetMeasured, type Measurement } from './results.js';
 
 /** bench/results.md: the measurements as one markdown table, plus the run's conditions. */
 
@@ -46,9 +46,7 @@ export function renderMarkdown(rows: Measurement[], info: RunInfo): string {
       return `${fmt(m.values[id])} ${m.unit}${s && s.runs > 1 ? ` (${fmt(s.min)}–${fmt(s.max)})` : ''}`;
     };
     const ref = m.reference ? `${fmt(m.reference.value)} ${m.unit} (${m.reference.label})` : '';
-    // A target that a missing value leaves unmeasured (a ratio without Python's value, anything without ours) is n/a, not missed.
-    const unmeasured = (t: { text: string }) => m.values.ts === undefined || (r === undefined && t.text.endsWith('× Python'));
-    const targets = (m.targets ?? []).map((t) => `${t.text} ${unmeasured(t) ? 'n/a' : t.met ? '✅' : '❌'}`).join('<br>');
+    const targets = (m.targets ?? []).map((t) => `${t.text} ${!targetMeasured(m, t) ? 'n/a' : t.met ? '✅' : '❌'}`).join('<br>');
     lines.push(`| ${cell(m.scenario)} | ${cell(m.metric)} | ${m.protocol} | ${val('ts')} | ${val('python')} | ${r === undefined ? '—' : `${fmt(r)}×`} | ${cell(ref)} | ${targets} |`);
   }
   const reasons = new Set<string>();

@@ -42,9 +42,17 @@ export function ratio(m: Measurement): number | undefined {
 }
 
 /** Ratio targets: `≥k×` for higher-is-better metrics, `≤k×` for lower-is-better ones. */
+/** How every ratio target's text ends. */
+const RATIO_TARGET_SUFFIX = '× Python';
+
 export function ratioTarget(m: Pick<Measurement, 'values'>, op: '>=' | '<=', k: number): Target {
   const r = ratio(m as Measurement);
-  return { text: `${op === '>=' ? '≥' : '≤'}${k}× Python`, met: r !== undefined && (op === '>=' ? r >= k : r <= k) };
+  return { text: `${op === '>=' ? '≥' : '≤'}${k}${RATIO_TARGET_SUFFIX}`, met: r !== undefined && (op === '>=' ? r >= k : r <= k) };
+}
+
+/** False when a missing value leaves `t` unmeasured: a ratio without Python's value, anything without ours. */
+export function targetMeasured(m: Measurement, t: Target): boolean {
+  return m.values.ts !== undefined && (ratio(m) !== undefined || !t.text.endsWith(RATIO_TARGET_SUFFIX));
 }
 
 /** A target on this worker's own value. */
@@ -55,17 +63,25 @@ export function absoluteTarget(text: string, value: number | undefined, ok: (v: 
 /** The peak-memory goal of every workload: at most 1.2× Python's and at most this, in MB. */
 export const PEAK_RSS_LIMIT_MB = 100;
 
+/** A worker's peak resident memory over a workload, in MB: all of it, and its private (RssAnon) part. */
+export interface PeakMemory {
+  rss: number;
+  private: number;
+}
+
+/** The targets of a peak-RSS row. */
+export function peakRssTargets(m: Measurement): Target[] {
+  return [ratioTarget(m, '<=', 1.2), absoluteTarget(`≤${PEAK_RSS_LIMIT_MB} MB`, m.values.ts, (v) => v <= PEAK_RSS_LIMIT_MB)];
+}
+
 /**
- * A workload's two memory rows from its peaks per worker (MB): peak RSS, with the goal's
- * targets, and peak private memory (RssAnon, see proc-stats.ts), which leaves out the
- * binary's shared file pages and shows what each worker itself holds.
+ * A workload's two memory rows from its peaks per worker: peak RSS, with the goal's targets,
+ * and peak private memory (RssAnon, see proc-stats.ts), which leaves out the binary's shared
+ * file pages and shows what each worker itself holds.
  */
-export function peakMemoryRows(
-  row: Pick<Measurement, 'scenario' | 'protocol' | 'missing'>,
-  peak: (f: (p: { rss: number; private: number }) => number) => Measurement['values'],
-): Measurement[] {
+export function peakMemoryRows(row: Pick<Measurement, 'scenario' | 'protocol' | 'missing'>, peak: (f: (p: PeakMemory) => number) => Measurement['values']): Measurement[] {
   const rss: Measurement = { ...row, metric: 'worker peak RSS', unit: 'MB', better: 'lower', values: peak((p) => p.rss) };
-  rss.targets = [ratioTarget(rss, '<=', 1.2), absoluteTarget(`≤${PEAK_RSS_LIMIT_MB} MB`, rss.values.ts, (v) => v <= PEAK_RSS_LIMIT_MB)];
+  rss.targets = peakRssTargets(rss);
   const own: Measurement = { ...row, metric: 'worker peak private memory (RssAnon)', unit: 'MB', better: 'lower', values: peak((p) => p.private) };
   return [rss, own];
 }

@@ -3,7 +3,7 @@ import { compareOnEmbeddedMaster, type BenchContext } from '../compare.js';
 import { writeLogFile } from '../data.js';
 import { cpuSeconds, MB, PeakRss } from '../proc-stats.js';
 import { pipeToSocket } from '../reference.js';
-import { peakMemoryRows, ratioTarget, type Measurement } from '../results.js';
+import { peakMemoryRows, ratioTarget, type Measurement, type PeakMemory } from '../results.js';
 
 /**
  * Log streaming: one shell step `cat`s N MB of mixed-length lines; how fast the text
@@ -48,7 +48,7 @@ export async function run(ctx: BenchContext): Promise<Measurement[]> {
 
   const out: Measurement[] = [];
   for (const [protocol, res] of byProtocol) {
-    const values = (f: (x: { mbps: number; cpu: number; peak: { rss: number; private: number } }) => number) => ({
+    const values = (f: (x: { mbps: number; cpu: number; peak: PeakMemory }) => number) => ({
       ...(res.ts ? { ts: f(res.ts) } : {}),
       ...(res.python ? { python: f(res.python) } : {}),
     });

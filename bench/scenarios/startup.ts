@@ -35,19 +35,20 @@ export async function run(ctx: BenchContext): Promise<Measurement[]> {
   const out: Measurement[] = [];
   for (const [protocol, res] of byProtocol) {
     const v = (f: (x: { attachMs: number; idleMB: number; idlePrivateMB: number }) => number) => ({ ...(res.ts ? { ts: f(res.ts) } : {}), ...(res.python ? { python: f(res.python) } : {}) });
-    const t: Measurement = { scenario: `start (median of ${starts})`, metric: 'start to attached', protocol, unit: 'ms', better: 'lower', values: v((x) => x.attachMs), missing: res.missing };
-    t.targets = [ratioTarget(t, '<=', 0.5)];
-    const rss: Measurement = { scenario: `start (median of ${starts})`, metric: 'idle RSS after attach', protocol, unit: 'MB', better: 'lower', values: v((x) => x.idleMB), missing: res.missing };
-    rss.targets = [ratioTarget(rss, '<=', 1.0)];
-    const own: Measurement = {
+    const row = (metric: string, unit: string, f: (x: { attachMs: number; idleMB: number; idlePrivateMB: number }) => number): Measurement => ({
       scenario: `start (median of ${starts})`,
-      metric: 'idle private memory (RssAnon)',
+      metric,
       protocol,
-      unit: 'MB',
+      unit,
       better: 'lower',
-      values: v((x) => x.idlePrivateMB),
+      values: v(f),
       missing: res.missing,
-    };
+    });
+    const t = row('start to attached', 'ms', (x) => x.attachMs);
+    t.targets = [ratioTarget(t, '<=', 0.5)];
+    const rss = row('idle RSS after attach', 'MB', (x) => x.idleMB);
+    rss.targets = [ratioTarget(rss, '<=', 1.0)];
+    const own = row('idle private memory (RssAnon)', 'MB', (x) => x.idlePrivateMB);
     out.push(t, rss, own);
   }
   return out;

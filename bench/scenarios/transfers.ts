@@ -6,7 +6,7 @@ import type { Protocol } from '../contenders.js';
 import { writeBinaryFile, writeSmallFiles } from '../data.js';
 import { MB, PeakRss } from '../proc-stats.js';
 import { fileToSocket, socketToFile } from '../reference.js';
-import { absoluteTarget, peakMemoryRows, ratioTarget, type Measurement } from '../results.js';
+import { absoluteTarget, peakMemoryRows, ratioTarget, type Measurement, type PeakMemory } from '../results.js';
 
 /**
  * File transfers with the block sizes of the 3.7 master's steps (FileUpload 256 KiB,
@@ -23,7 +23,7 @@ const DIRECTORY_BLOCKSIZE = 16 * 1024;
 interface One {
   mbps: number;
   seconds: number;
-  peak: { rss: number; private: number };
+  peak: PeakMemory;
 }
 
 async function measure(a: Attached, what: string, start: () => Promise<{ bytes: number; ok: boolean; detail: string }>): Promise<One> {
@@ -36,10 +36,9 @@ async function measure(a: Attached, what: string, start: () => Promise<{ bytes: 
   } finally {
     peakBytes = peak.stop();
   }
-  const privateBytes = peak.privatePeak;
   const seconds = (performance.now() - t0) / 1000;
   if (!r.ok) throw new Error(`${what} failed on ${a.contender}/${a.protocol}: ${r.detail}`);
-  return { mbps: r.bytes / MB / seconds, seconds, peak: { rss: peakBytes / MB, private: privateBytes / MB } };
+  return { mbps: r.bytes / MB / seconds, seconds, peak: { rss: peakBytes / MB, private: peak.privatePeak / MB } };
 }
 
 export async function run(ctx: BenchContext): Promise<Measurement[]> {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { CommandRunner } from '../../src/commands/runner.js';
+import { CommandRunner, PROMPT_DELAY_MS } from '../../src/commands/runner.js';
 import type { CommandContext, CommandFactory } from '../../src/commands/context.js';
 import { CommandInterrupted } from '../../src/commands/interrupt.js';
 import type { Registry } from '../../src/commands/registry.js';
@@ -9,6 +9,7 @@ import { CommandError, ERR } from '../../src/errors.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { PyFloat } from '../../src/values.js';
 import { request, silentLog } from './fake-channel.js';
+import { eventually } from '../helpers/eventually.js';
 
 function registryOf(factories: Record<string, CommandFactory>): Registry {
   return { get: (n) => factories[n], versions: () => Object.fromEntries(Object.keys(factories).map((k) => [k, '3.3'])) };
@@ -196,4 +197,45 @@ test('settings apply to commands started afterwards', async () => {
   runner.start(req);
   await req.channel.done;
   assert.equal(req.channel.text('stdout'), 'abc\ndef\ngh\n');
+});
+
+test('a command that ends within the prompt delay reaches the master as one update and its completion', async () => {
+  const { runner, clock } = setup({
+    quick: body(async (ctx) => {
+      ctx.output('header', 'running true\n');
+      clock.advance(10); // the child ran for 10 ms
+      ctx.status('rc', 0);
+    }),
+  });
+  const req = request('quick', {});
+  runner.start(req);
+  await req.channel.done;
+  assert.deepEqual(req.channel.events, ['update', 'complete']);
+  const keys = req.channel.batches[0]!.map((x) => (x.kind === 'status' ? x.key : `${x.kind === 'output' ? x.stream : x.name}`));
+  assert.deepEqual(keys, ['header', 'rc', 'elapsed']);
+  assert.equal(clock.pending, 0, 'no timer is left behind');
+});
+
+test('the header of a longer command goes out after the prompt delay, not at its end', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const { runner, clock } = setup({
+    slow: body(async (ctx) => {
+      ctx.output('header', 'running make\n');
+      await gate;
+      ctx.status('rc', 0);
+    }),
+  });
+  const req = request('slow', {});
+  runner.start(req);
+  await new Promise((r) => setImmediate(r));
+  clock.advance(PROMPT_DELAY_MS - 1);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(req.channel.events, [], 'held during the delay');
+  clock.advance(1);
+  await eventually(() => req.channel.events.length === 1, 'the header update');
+  assert.equal(req.channel.text('header'), 'running make\n');
+  release();
+  await req.channel.done;
+  assert.deepEqual(req.channel.events, ['update', 'update', 'complete']);
 });

@@ -29,9 +29,11 @@ COPY package.json package-lock.json tsconfig*.json ./
 # here; the compiler needs no native addon either.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY src ./src
-# Only src is in the build context (.dockerignore): the sources the image runs, not the tests.
+COPY scripts/bundle.js ./scripts/
+# Only src and the bundling script are in the build context (.dockerignore): the sources the
+# image runs, not the tests. The image runs the bundle, as the npm package does (README "Install").
 RUN if [ -f tsconfig.build.json ]; then npx tsc -p tsconfig.build.json; else npx tsc -p tsconfig.json; fi \
- && test -f dist/src/cli/main.js
+ && node scripts/bundle.js && test -f dist/bundle/main.js
 # Runtime dependencies only; `npm rebuild` runs their install scripts (node-pty's native build),
 # not the package's own. node-pty loads build/Release first: its prebuilt binaries for other
 # platforms (58 MB) and the sources it was built from are not needed at run time.
@@ -54,7 +56,7 @@ RUN apt-get update \
  && useradd --create-home --home-dir /home/buildbot --shell /bin/bash buildbot \
  && mkdir /buildbot && chown buildbot:buildbot /buildbot
 COPY --from=build /opt/buildbot-worker/node_modules /opt/buildbot-worker/node_modules
-COPY --from=build /opt/buildbot-worker/dist/src /opt/buildbot-worker/dist/src
+COPY --from=build /opt/buildbot-worker/dist/bundle /opt/buildbot-worker/dist/bundle
 COPY package.json /opt/buildbot-worker/
 COPY bin /opt/buildbot-worker/bin
 COPY www /opt/buildbot-worker/www

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Entry point of the installed CLI: runs the compiled JavaScript, never a TypeScript loader.
-import { main } from '../dist/src/cli/main.js';
+import { main } from '../dist/bundle/main.js';
 main(process.argv).then(
   (code) => {
     if (typeof code === 'number') process.exitCode = code;

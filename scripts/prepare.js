@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run prepare` (npm runs it on `npm pack`, on a local `npm install`, and when it installs
-// this package from git): compiles src/ into dist/src/, the code the package ships.
+// this package from git): compiles src/ into dist/src/ and bundles it into dist/bundle/, the
+// code the package ships (scripts/bundle.js).
 //
 // Installing from git, npm (up to 11) clones the repository into its cache, runs
 // `npm install` there, then this script, then packs the clone. That `npm install` inherits
@@ -65,6 +66,7 @@ let haveTsc = true;
 try {
   require.resolve('typescript/bin/tsc');
   require.resolve('@types/node/package.json');
+  require.resolve('esbuild');
 } catch {
   haveTsc = false;
 }
@@ -72,8 +74,8 @@ try {
 // wanted, and the compiled code is there.
 const omitDev = (process.env.npm_config_omit ?? '').split(/\s+/).includes('dev');
 if (!haveTsc && omitDev && !inGitClone) {
-  if (fs.existsSync(path.join(root, 'dist', 'src', 'cli', 'main.js'))) process.exit(0);
-  console.error('prepare: dist/src is not built and dev dependencies are omitted; run `npm ci` first');
+  if (fs.existsSync(path.join(root, 'dist', 'bundle', 'main.js'))) process.exit(0);
+  console.error('prepare: dist/bundle is not built and dev dependencies are omitted; run `npm ci` first');
   process.exit(1);
 }
 if (!haveTsc) {
@@ -82,4 +84,6 @@ if (!haveTsc) {
 }
 
 fs.rmSync(path.join(root, 'dist', 'src'), { recursive: true, force: true });
+fs.rmSync(path.join(root, 'dist', 'bundle'), { recursive: true, force: true });
 run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')]);
+run(process.execPath, [path.join(root, 'scripts', 'bundle.js')]);

@@ -6,6 +6,7 @@ import { makeTac, type TacValues } from '../config/tac-template.js';
 import { ConfigError } from '../errors.js';
 import { UsageError, type Print } from './output.js';
 import { strerror } from './worker-dir.js';
+import { packagePath } from '../util/package-root.js';
 
 /** create-worker options as given on the command line (strings, validated here like Python). */
 export interface CreateWorkerOptions {
@@ -38,14 +39,11 @@ const INFO_DEFAULTS: ReadonlyArray<readonly [string, string]> = [
 /** The info/ templates shipped in the package's info.example/ (same texts as Python's), or the built-in ones. */
 function infoTemplates(): Array<[string, string]> {
   return INFO_DEFAULTS.map(([file, text]) => {
-    for (const rel of ['../../../info.example/', '../../info.example/']) {
-      try {
-        return [file, fs.readFileSync(new URL(rel + file, import.meta.url), 'utf8')];
-      } catch {
-        /* next candidate */
-      }
+    try {
+      return [file, fs.readFileSync(packagePath('info.example', file), 'utf8')];
+    } catch {
+      return [file, text];
     }
-    return [file, text];
   });
 }
 

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../util/package-root.js';
 
 /**
  * A worker of this package run as its own process through the CLI, exactly as a user
@@ -8,8 +7,8 @@ import { fileURLToPath } from 'node:url';
  * end-to-end tests and the benchmarks.
  */
 
-/** The CLI entry point of this package (this file runs from dist/src/cli). */
-export const WORKER_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'worker.js');
+/** The CLI entry point of this package. */
+export const WORKER_BIN = packagePath('bin', 'worker.js');
 
 export type LocalProtocol = 'pb' | 'msgpack';
 export const WIRE_PROTOCOL: Record<LocalProtocol, string> = { pb: 'pb', msgpack: 'msgpack_experimental_v7' };

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { LOG_FILE_NAME } from '../util/log.js';
 import type { Print } from './output.js';
 import { LogFollower } from './log-follower.js';
 import { runWorker, type RunWorkerOptions } from './run-worker.js';
 import { TWISTD_ALREADY_RUNNING, runningWorkerPid } from './pid-file.js';
+import { packagePath } from '../util/package-root.js';
 
 /** `start` waits this long for `message from master: attached` (Python's LogWatcher.TIMEOUT_DELAY). */
 export const START_TIMEOUT_MS = 10_000;
@@ -33,7 +33,7 @@ const UNCONFIRMED_HINT = 'Unable to confirm that the worker started correctly.\n
 
 /** The script that runs this CLI (bin/worker.js), to start the daemon child with. */
 function cliScript(): string {
-  return fileURLToPath(new URL('../../../bin/worker.js', import.meta.url));
+  return packagePath('bin', 'worker.js');
 }
 
 /** `start`'s options: the worker's own (run-worker.ts) and how to start it. */

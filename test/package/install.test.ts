@@ -124,7 +124,7 @@ describe('npm install -g', { skip: unavailable(), timeout: 20 * 60_000 }, () => 
     assert.equal(await exited, 0, output);
   }
 
-  test('npm pack makes a tarball with the compiled code and no tests', async () => {
+  test('npm pack makes a tarball with the bundled code and no tests or sources', async () => {
     const dest = path.join(tmp, 'packed');
     mkdirSync(dest);
     const packed = await run('npm', ['pack', '--pack-destination', dest, ...NPM_FLAGS], { cwd: clone });
@@ -138,11 +138,11 @@ describe('npm install -g', { skip: unavailable(), timeout: 20 * 60_000 }, () => 
       .split('\n')
       .filter((f) => f.startsWith('package/'))
       .map((f) => f.slice('package/'.length));
-    for (const f of ['dist/src/cli/main.js', 'bin/worker.js', 'www/index.html', 'contrib/systemd/buildbot-worker@.service', 'info.example/admin', 'README.md', 'LICENSE', 'package.json']) {
+    for (const f of ['dist/bundle/main.js', 'bin/worker.js', 'www/index.html', 'contrib/systemd/buildbot-worker@.service', 'info.example/admin', 'README.md', 'LICENSE', 'package.json']) {
       assert.ok(files.includes(f), `${f} in the tarball`);
     }
     // node_modules/commander is bundled on purpose (see README "Install").
-    const unwanted = files.filter((f) => !f.startsWith('node_modules/commander/') && /^(test|bench|src|scripts|\.ci|node_modules)\/|^dist\/(test|bench)\/|\.ts$|\.map$/.test(f));
+    const unwanted = files.filter((f) => !f.startsWith('node_modules/commander/') && /^(test|bench|src|scripts|\.ci|node_modules)\/|^dist\/(test|bench|src)\/|\.ts$|\.map$/.test(f));
     assert.deepEqual(unwanted, []);
   });
 

@@ -1,12 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../util/package-root.js';
 
-/**
- * The status page's files, from `www/` at the package root (this file runs from
- * dist/src/master/http), so the installed package serves them without copying from src.
- */
-export const WWW_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'www');
+/** The status page's files, from `www/` at the package root, so the installed package serves them without copying from src. */
+export const WWW_DIR = packagePath('www');
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

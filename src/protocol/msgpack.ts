@@ -5,7 +5,10 @@ import { countMsgpackValues } from './msgpack-budget.js';
 export { MAX_MSGPACK_MESSAGE_NODES, countMsgpackValues } from './msgpack-budget.js';
 import { PyFloat, PyTuple, type PyValue } from '../values.js';
 
-const { Packr, Unpackr } = requireCjs('msgpackr') as typeof import('msgpackr');
+// msgpackr's build without code generation (`new Function`) and without its native string
+// extractor: records are off here, so neither would run, and the extractor's addon alone
+// costs about 12 ms of a msgpack worker's start (bench/README.md, "Start-up").
+const { Packr, Unpackr } = requireCjs('msgpackr/index-no-eval') as typeof import('msgpackr');
 
 /**
  * msgpack payloads of `msgpack_experimental_v7` (`docs/protocol/msgpack.md` §2).

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Entry point of the installed CLI: runs the compiled JavaScript, never a TypeScript loader.
+// Entry point of the installed CLI: runs the bundle of the compiled JavaScript (dist/bundle,
+// made by scripts/bundle.js in `npm run build`), never a TypeScript loader.
 import { main } from '../dist/bundle/main.js';
 main(process.argv).then(
   (code) => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run build`, after tsc: bundles the compiled CLI (dist/src/cli/main.js) and everything
 // it imports from this package into dist/bundle/, which bin/worker.js loads. Node then reads
-// a few files instead of about a hundred modules at every start (bench/README.md, "Start-up").
+// a few files instead of about a hundred modules at every start (bench/README.md, "Bundled start-up").
 // Code that is imported on first use (subcommands, the protocol sessions, tar, the test master)
 // stays in chunks of its own, loaded only when it is needed. The dependencies in package.json
 // stay outside: they are installed beside the package and loaded from node_modules.

@@ -31,7 +31,7 @@ export const OUTPUT_BACKLOG_LIMIT = 2 * 1024 * 1024;
  * How long a command's first output (its header) waits before it is sent. A step that ends
  * within it reaches the master as one update (header, rc, elapsed time) and its completion,
  * as with Python's worker, instead of two updates: on a real master each update call costs
- * the same whatever it holds (bench/README.md, "Master CPU per step"). A person reading the
+ * the same whatever it holds (bench/README.md, "One update per short step"). A person reading the
  * log does not see a quarter of a second; Python holds the header up to `buffer_timeout` (5 s).
  */
 export const PROMPT_DELAY_MS = 250;

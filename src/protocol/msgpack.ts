@@ -7,7 +7,7 @@ import { PyFloat, PyTuple, type PyValue } from '../values.js';
 
 // msgpackr's build without code generation (`new Function`) and without its native string
 // extractor: records are off here, so neither would run, and the extractor's addon alone
-// costs about 12 ms of a msgpack worker's start (bench/README.md, "Start-up").
+// costs about 12 ms of a msgpack worker's start (bench/README.md, "Bundled start-up").
 const { Packr, Unpackr } = requireCjs('msgpackr/index-no-eval') as typeof import('msgpackr');
 
 /**

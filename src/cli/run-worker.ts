@@ -23,6 +23,8 @@ import { WorkerService } from '../worker/service.js';
 import { sessionFactoryFor } from '../worker/session-factories.js';
 import { SHUTDOWN_FILE_NAME, ShutdownFileWatcher } from '../worker/shutdown-file.js';
 import { WORKER_VERSION } from '../worker/version.js';
+import { IdleMemoryRelease } from '../worker/idle-memory.js';
+import { fullGarbageCollection } from '../util/full-gc.js';
 import type { Print } from './output.js';
 import { TWISTD_ALREADY_RUNNING, claimPidFile, releasePidFile } from './pid-file.js';
 import { pid1Warning } from './pid1.js';
@@ -160,7 +162,9 @@ export async function runWorker(basedir: string, opts: RunWorkerOptions, print: 
     }
 
     const registry = createRegistry();
-    const runner = new CommandRunner({ registry, clock: systemClock, log: sessionLog, workerEnv, metrics });
+    const memory = new IdleMemoryRelease({ clock: systemClock, busy: () => runner.running > 0, collect: fullGarbageCollection });
+    cleanups.push(() => memory.stop());
+    const runner = new CommandRunner({ registry, clock: systemClock, log: sessionLog, workerEnv, metrics, onIdle: () => memory.idle() });
     const bot = new WorkerBot(cfg.basedir, runner, {
       log: sessionLog,
       commandVersions: registry.versions(),

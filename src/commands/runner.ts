@@ -56,6 +56,8 @@ export interface RunnerOptions {
    * sent, transfer bytes where the master's writer/reader is handed to a command.
    */
   metrics?: CommandMetrics;
+  /** Called each time the last running command has ended. */
+  onIdle?: () => void;
 }
 
 /** One stream's decoder and line splitter. */
@@ -322,6 +324,7 @@ export class CommandRunner {
         const waiters = this.idleWaiters;
         this.idleWaiters = [];
         for (const w of waiters) w();
+        this.o.onIdle?.();
       }
     }
   }

@@ -239,3 +239,33 @@ test('the header of a longer command goes out after the prompt delay, not at its
   await req.channel.done;
   assert.deepEqual(req.channel.events, ['update', 'update', 'complete']);
 });
+
+test('onIdle is called each time the last running command has ended', async () => {
+  const gates: Array<() => void> = [];
+  const wait = (): Promise<void> => new Promise<void>((r) => gates.push(r));
+  let idles = 0;
+  const runner = new CommandRunner({
+    registry: registryOf({ gated: body(() => wait()) }),
+    clock: new ManualClock(),
+    log: silentLog,
+    workerEnv: {},
+    onIdle: () => idles++,
+  });
+  const a = request('gated', {}, 'a');
+  const b = request('gated', {}, 'b');
+  runner.start(a);
+  runner.start(b);
+  await eventually(() => gates.length === 2, 'both commands running');
+  gates[0]!();
+  await a.channel.done;
+  assert.equal(idles, 0, 'one command still runs');
+  gates[1]!();
+  await b.channel.done;
+  await eventually(() => idles === 1, 'onIdle after the last one');
+  const c = request('gated', {}, 'c');
+  runner.start(c);
+  await eventually(() => gates.length === 3, 'the next command running');
+  gates[2]!();
+  await c.channel.done;
+  await eventually(() => idles === 2, 'onIdle again');
+});

@@ -1,0 +1,17 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fullGarbageCollection } from '../../src/util/full-gc.js';
+
+test('a full collection frees unreachable buffers, without exposing gc to the program', async () => {
+  const collected: string[] = [];
+  const registry = new FinalizationRegistry((name: string) => collected.push(name));
+  (() => {
+    registry.register(new ArrayBuffer(1024 * 1024), 'buffer');
+  })();
+  await fullGarbageCollection();
+  // Finalizers run after the collection, on a later task.
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(collected, ['buffer']);
+  assert.equal((globalThis as { gc?: unknown }).gc, undefined, 'the global gc is not installed');
+  await fullGarbageCollection(); // the function is kept: a second call works too
+});

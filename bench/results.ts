@@ -41,10 +41,10 @@ export function ratio(m: Measurement): number | undefined {
   return ours / theirs;
 }
 
-/** Ratio targets: `≥k×` for higher-is-better metrics, `≤k×` for lower-is-better ones. */
 /** How every ratio target's text ends. */
 const RATIO_TARGET_SUFFIX = '× Python';
 
+/** Ratio targets: `≥k×` for higher-is-better metrics, `≤k×` for lower-is-better ones. */
 export function ratioTarget(m: Pick<Measurement, 'values'>, op: '>=' | '<=', k: number): Target {
   const r = ratio(m as Measurement);
   return { text: `${op === '>=' ? '≥' : '≤'}${k}${RATIO_TARGET_SUFFIX}`, met: r !== undefined && (op === '>=' ? r >= k : r <= k) };

@@ -9,7 +9,6 @@ export interface IdleMemoryReleaseOptions {
   busy: () => boolean;
   /** One full garbage collection (`fullGarbageCollection` in the worker). */
   collect: () => Promise<void>;
-  afterMs?: number;
 }
 
 /**
@@ -20,23 +19,20 @@ export interface IdleMemoryReleaseOptions {
  * Python's returns to its idle size (bench/README.md, "Memory of a long-running worker").
  * One full collection while allocation is quiet makes V8 shrink the young generation and
  * frees those buffers; its own memory reducer then carries on. Idle means no command has
- * run for `afterMs`; a command that starts meanwhile postpones it to its end.
+ * run for `IDLE_MEMORY_RELEASE_MS`; a command that starts meanwhile postpones it to its end.
  */
 export class IdleMemoryRelease {
   private timer: TimerHandle | undefined;
-  private readonly afterMs: number;
 
-  constructor(private readonly o: IdleMemoryReleaseOptions) {
-    this.afterMs = o.afterMs ?? IDLE_MEMORY_RELEASE_MS;
-  }
+  constructor(private readonly o: IdleMemoryReleaseOptions) {}
 
-  /** The last running command has ended: release memory if nothing runs for `afterMs`. */
+  /** The last running command has ended: release memory if nothing runs for `IDLE_MEMORY_RELEASE_MS`. */
   idle(): void {
     this.timer?.cancel();
     this.timer = this.o.clock.setTimeout(() => {
       this.timer = undefined;
       if (!this.o.busy()) void this.o.collect().catch(() => undefined);
-    }, this.afterMs);
+    }, IDLE_MEMORY_RELEASE_MS);
   }
 
   stop(): void {

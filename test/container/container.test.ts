@@ -115,10 +115,14 @@ interface Proc {
   cmdline: string;
 }
 
-/** The container's process table, read from its /proc (the image has no ps). */
+/**
+ * The container's process table, read from its /proc (the image has no ps). A process that
+ * ends while the loop runs (the loop's own `cat`s among them) is skipped; the loop's status
+ * would otherwise be that of its last, failed `cat`.
+ */
 async function processTable(name: string): Promise<Proc[]> {
   const out = ok(
-    await podmanAsync(['exec', name, 'sh', '-c', 'for p in /proc/[0-9]*; do s=$(cat $p/stat 2>/dev/null) && printf "%s\\t%s\\n" "$s" "$(tr "\\0" " " < $p/cmdline 2>/dev/null)"; done']),
+    await podmanAsync(['exec', name, 'sh', '-c', 'for p in /proc/[0-9]*; do s=$(cat $p/stat 2>/dev/null) && printf "%s\\t%s\\n" "$s" "$(tr "\\0" " " < $p/cmdline 2>/dev/null)"; done; exit 0']),
     'podman exec',
   );
   const procs: Proc[] = [];
